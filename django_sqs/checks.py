@@ -1,0 +1,117 @@
+"""System checks: a wrong setting is reported by ``manage.py check``, with an id and a hint."""
+
+from __future__ import annotations
+
+from django.conf import settings as django_settings
+from django.core.checks import Error, Tags, register
+
+from . import naming
+from .conf import MAX_POLL_PERIOD, MAX_VISIBILITY_TIMEOUT, settings
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@register(Tags.compatibility)
+def check_settings(app_configs=None, **kwargs) -> list:
+    errors = []
+    prefix = settings.SQS_QUEUE_PREFIX
+    if not isinstance(prefix, str):
+        errors.append(Error(
+            f"SQS_QUEUE_PREFIX must be a string, not {type(prefix).__name__}.",
+            hint='Set SQS_QUEUE_PREFIX = "myproject_dev" (letters, digits, - and _).',
+            id="django_sqs.E001",
+        ))
+    elif not prefix and django_settings.DEBUG:
+        errors.append(Error(
+            "SQS_QUEUE_PREFIX is empty while DEBUG is True.",
+            hint="Development machines share AWS accounts: set SQS_QUEUE_PREFIX to something "
+            'personal (for example f"dev_{getpass.getuser()}") so queues do not collide with production.',
+            id="django_sqs.E002",
+        ))
+    elif prefix and naming.name_problem(prefix):
+        errors.append(Error(
+            f"SQS_QUEUE_PREFIX {prefix!r} is not valid in a queue name: {naming.name_problem(prefix)}.",
+            hint="Use only letters, digits, '-' and '_'.",
+            id="django_sqs.E003",
+        ))
+
+    poll = settings.SQS_POLL_PERIOD
+    if not _is_int(poll) or not 0 <= poll <= MAX_POLL_PERIOD:
+        errors.append(Error(
+            f"SQS_POLL_PERIOD must be an int from 0 to {MAX_POLL_PERIOD} (seconds), not {poll!r}.",
+            hint="SQS long polling waits at most 20 s; 20 is the cheapest (3 requests a minute when idle).",
+            id="django_sqs.E004",
+        ))
+
+    vt = settings.SQS_DEFAULT_VISIBILITY_TIMEOUT
+    if not _is_int(vt) or not 0 <= vt <= MAX_VISIBILITY_TIMEOUT:
+        errors.append(Error(
+            f"SQS_DEFAULT_VISIBILITY_TIMEOUT must be an int from 0 to {MAX_VISIBILITY_TIMEOUT} (seconds), not {vt!r}.",
+            hint="Use a few times the usual run time of your receivers, e.g. 60.",
+            id="django_sqs.E005",
+        ))
+
+    urls = settings.SQS_QUEUE_URLS
+    if not isinstance(urls, dict) or not all(isinstance(k, str) and isinstance(v, str) and v for k, v in urls.items()):
+        errors.append(Error(
+            "SQS_QUEUE_URLS must be a dict of full queue name (str) to queue URL (str).",
+            hint='SQS_QUEUE_URLS = {"prod__mail": "https://sqs.eu-west-1.amazonaws.com/123456789012/prod__mail"}',
+            id="django_sqs.E006",
+        ))
+
+    for name in ("SQS_CREATE_QUEUES", "SQS_EAGER", "SQS_STATUS_PUBLIC"):
+        value = getattr(settings, name)
+        if not isinstance(value, bool):
+            errors.append(Error(
+                f"{name} must be True or False, not {value!r}.",
+                hint=f"Set {name} = True or {name} = False.",
+                id="django_sqs.E007",
+            ))
+
+    for name in ("SQS_REGION", "SQS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        value = getattr(settings, name)
+        if value is not None and not isinstance(value, str):
+            errors.append(Error(
+                f"{name} must be a string or unset, not {type(value).__name__}.",
+                hint=f"Remove {name} to use boto3's default, or set it to a string.",
+                id="django_sqs.E008",
+            ))
+    endpoint = settings.SQS_ENDPOINT_URL
+    if isinstance(endpoint, str) and endpoint and not endpoint.startswith(("http://", "https://")):
+        errors.append(Error(
+            f"SQS_ENDPOINT_URL {endpoint!r} is not an http(s) URL.",
+            hint='For a local server: SQS_ENDPOINT_URL = "http://127.0.0.1:9324".',
+            id="django_sqs.E009",
+        ))
+
+    if bool(settings.AWS_ACCESS_KEY_ID) != bool(settings.AWS_SECRET_ACCESS_KEY):
+        errors.append(Error(
+            "Only one of AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY is set.",
+            hint="Set both, or neither to use boto3's default credential chain (environment, profile, role).",
+            id="django_sqs.E010",
+        ))
+
+    if not errors:
+        errors += _check_queue_names()
+    return errors
+
+
+def _check_queue_names() -> list:
+    from .registry import registry
+
+    errors = []
+    for rq in registry:
+        for suffix in (None, *rq.suffixes):
+            full = naming.build_full_name(settings.SQS_QUEUE_PREFIX, rq.name, suffix)
+            problem = naming.name_problem(full)
+            if problem:
+                errors.append(Error(
+                    f"Queue {rq.name!r} has the SQS name {full!r}, which SQS would refuse: {problem}.",
+                    hint="Shorten SQS_QUEUE_PREFIX or the queue name (at most 80 characters in all).",
+                    obj=rq.name,
+                    id="django_sqs.E011",
+                ))
+    return errors
+

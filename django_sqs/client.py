@@ -1,0 +1,137 @@
+"""The one place boto3 is configured: session, client, retries and error wrapping.
+
+A client is created lazily, once per process and thread, from settings; it is
+dropped when a setting changes (``override_settings``) and re-created after a fork,
+because a boto3 client (its connection pool) must never be shared across processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Iterator
+
+import boto3
+import botocore.config
+import botocore.exceptions
+from django.core.signals import setting_changed
+
+from . import __version__
+from .conf import MAX_POLL_PERIOD, SETTING_NAMES, settings
+
+_local = threading.local()
+_generation = 0  # bumped when a setting changes; clients of older generations are dropped
+
+#: AWS error codes after which trying again later may work.
+TRANSIENT_CODES = {
+    "Throttling",
+    "ThrottlingException",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "ServiceUnavailable",
+    "InternalError",
+    "InternalFailure",
+    "KmsThrottled",
+    "RequestTimeout",
+    "RequestTimeoutException",
+}
+NONEXISTENT_QUEUE_CODES = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
+
+
+def client_config() -> botocore.config.Config:
+    return botocore.config.Config(
+        region_name=settings.SQS_REGION or None,
+        # botocore's "standard" mode: retries throttling, 5xx and connection errors
+        # with exponential backoff and jitter, 3 attempts in all.
+        retries={"mode": "standard", "max_attempts": 3},
+        connect_timeout=5,
+        # A long poll holds the socket for up to 20 s: the read timeout must outlast it.
+        read_timeout=MAX_POLL_PERIOD + 15,
+        user_agent_extra=f"django-sqs/{__version__}",
+        max_pool_connections=20,
+    )
+
+
+def make_session() -> boto3.session.Session:
+    """An explicit session: the explicit credentials if set, else boto3's default chain."""
+    kwargs = {}
+    if settings.AWS_ACCESS_KEY_ID:
+        kwargs["aws_access_key_id"] = settings.AWS_ACCESS_KEY_ID
+        kwargs["aws_secret_access_key"] = settings.AWS_SECRET_ACCESS_KEY
+        if settings.AWS_SESSION_TOKEN:
+            kwargs["aws_session_token"] = settings.AWS_SESSION_TOKEN
+    return boto3.session.Session(**kwargs)
+
+
+def _region(session: boto3.session.Session) -> str:
+    return settings.SQS_REGION or session.region_name or "us-east-1"
+
+
+def get_client():
+    """The SQS client of this process and thread (created on first use)."""
+    key = (os.getpid(), _generation)
+    if getattr(_local, "key", None) != key:
+        session = make_session()
+        _local.client = session.client(
+            "sqs",
+            region_name=_region(session),
+            endpoint_url=settings.SQS_ENDPOINT_URL or None,
+            config=client_config(),
+        )
+        _local.key = key
+    return _local.client
+
+
+def reset() -> None:
+    """Forget every client and everything derived from settings (also the URL cache)."""
+    global _generation
+    _generation += 1
+    from . import queue_urls
+
+    queue_urls.clear_cache()
+
+
+def _on_setting_changed(*, setting: str, **kwargs) -> None:
+    if setting in SETTING_NAMES:
+        reset()
+
+
+setting_changed.connect(_on_setting_changed)
+
+
+def error_code(exc: BaseException) -> str:
+    if isinstance(exc, botocore.exceptions.ClientError):
+        return exc.response.get("Error", {}).get("Code", "") or "ClientError"
+    return type(exc).__name__
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for failures that go away by themselves: network, throttling, 5xx."""
+    if isinstance(exc, botocore.exceptions.ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0
+        return status >= 500 or error_code(exc) in TRANSIENT_CODES
+    return isinstance(
+        exc,
+        (
+            botocore.exceptions.ConnectionError,
+            botocore.exceptions.HTTPClientError,
+            botocore.exceptions.ReadTimeoutError,
+        ),
+    )
+
+
+@contextlib.contextmanager
+def wrap_errors(action: str, queue: str) -> Iterator[None]:
+    """Turn boto errors into ``SQSRequestError`` naming the action and the queue."""
+    from .exceptions import SQSRequestError
+
+    try:
+        yield
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        raise SQSRequestError(
+            f"{action} on queue {queue!r} failed: {exc}",
+            code=error_code(exc),
+            transient=is_transient(exc),
+        ) from exc

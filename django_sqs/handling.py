@@ -1,0 +1,58 @@
+"""What happens to one message: run its receiver and decide delete, keep or delay.
+
+The worker and the eager mode both come through here, so a receiver behaves the same
+in tests (``SQS_EAGER``) and in production.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from .exceptions import BadMessage, RestartLater
+from .message import Message
+from .registered_queue import RegisteredQueue
+
+logger = logging.getLogger("django_sqs.worker")
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """``delete``: remove the message; else it stays, visible again after ``delay``
+    seconds when given, or when its visibility timeout runs out."""
+
+    delete: bool
+    delay: int | None = None
+    reason: str = "ok"
+
+
+DELETE = Outcome(delete=True)
+
+
+def decode_message(rq: RegisteredQueue, record: dict, full_name: str) -> Message:
+    """A received SQS record as a message of the queue's class; the body stays undecoded."""
+    return rq.message_class.from_sqs(record, queue_name=full_name)
+
+
+def run_receiver(rq: RegisteredQueue, message: Message) -> Outcome:
+    """Call the receiver and turn what it did into an ``Outcome``; never raises."""
+    queue, msg_id = message.queue_name, message.id
+    try:
+        rq.receiver(message)
+    except RestartLater as exc:
+        logger.info("restart later queue=%s id=%s delay=%s", queue, msg_id, exc.delay)
+        return Outcome(delete=False, delay=exc.delay, reason="restart")
+    except BadMessage as exc:
+        logger.error(
+            "bad message queue=%s id=%s reason=%s action=%s",
+            queue, msg_id, exc, "delete" if rq.delete_on_error else "keep",
+        )
+        return Outcome(delete=rq.delete_on_error, reason="bad message")
+    except Exception:
+        logger.exception(
+            "receiver failed queue=%s id=%s action=%s",
+            queue, msg_id, "delete" if rq.delete_on_error else "keep",
+        )
+        return Outcome(delete=rq.delete_on_error, reason="error")
+    logger.debug("handled queue=%s id=%s", queue, msg_id)
+    return DELETE

@@ -1,0 +1,143 @@
+"""``RegisteredQueue``: one declared queue, its receiver and its options."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from . import naming
+from .conf import MAX_VISIBILITY_TIMEOUT, settings
+from .exceptions import ConfigurationError
+from .message import Message
+
+
+class RegisteredQueue:
+    """A queue as the project declared it.
+
+    ``name`` is the name as registered; ``full_name(suffix)`` is the SQS queue name.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        receiver: Callable[[Message], Any] | None = None,
+        *,
+        visibility_timeout: int | None = None,
+        message_class: type[Message] | None = None,
+        delete_on_start: bool = False,
+        close_database: bool = False,
+        suffixes: Iterable[str] = (),
+        delete_on_error: bool | None = None,
+        dead_letter_queue: str | None = None,
+        max_receive_count: int | None = None,
+    ):
+        if isinstance(suffixes, str):
+            suffixes = (suffixes,)
+        self.name = name
+        self.receiver = receiver
+        self.visibility_timeout = visibility_timeout
+        self.message_class = message_class or Message
+        self.delete_on_start = delete_on_start
+        self.close_database = close_database
+        self.suffixes = tuple(suffixes)
+        self.dead_letter_queue = dead_letter_queue
+        self.max_receive_count = max_receive_count
+        #: The queue whose dead-letter queue this is, if any (set by the registry).
+        self.dead_letter_queue_of: str | None = None
+        self._delete_on_error = delete_on_error
+        self._check_options()
+
+    def _check_options(self) -> None:
+        where = f"queue {self.name!r}"
+        vt = self.visibility_timeout
+        if vt is not None and (not isinstance(vt, int) or isinstance(vt, bool) or not 0 <= vt <= MAX_VISIBILITY_TIMEOUT):
+            raise ConfigurationError(f"{where}: visibility_timeout must be an int from 0 to {MAX_VISIBILITY_TIMEOUT}, not {vt!r}.")
+        if not (isinstance(self.message_class, type) and issubclass(self.message_class, Message)):
+            raise ConfigurationError(f"{where}: message_class must be a subclass of django_sqs.message.Message.")
+        if self.delete_on_start and self._delete_on_error is False:
+            raise ConfigurationError(f"{where}: delete_on_start=True deletes before the receiver runs; delete_on_error=False cannot keep it.")
+        if self.max_receive_count is not None and not self.dead_letter_queue:
+            raise ConfigurationError(f"{where}: max_receive_count needs a dead_letter_queue.")
+        if self.dead_letter_queue:
+            mrc = self.max_receive_count
+            if mrc is None:
+                self.max_receive_count = 5
+            elif not isinstance(mrc, int) or not 1 <= mrc <= 1000:
+                raise ConfigurationError(f"{where}: max_receive_count must be an int from 1 to 1000, not {mrc!r}.")
+            if naming.is_fifo(self.dead_letter_queue) != self.fifo:
+                raise ConfigurationError(
+                    f"{where}: the dead-letter queue of a {'FIFO' if self.fifo else 'standard'} queue must be "
+                    f"{'FIFO (end in .fifo)' if self.fifo else 'standard'}; got {self.dead_letter_queue!r}."
+                )
+        for suffix in self.suffixes:
+            naming.validate_part("suffix", suffix)
+        # Names SQS would refuse are an error now, at registration, not at 3 a.m.
+        for suffix in (None, *self.suffixes):
+            naming.validated_full_name(settings.SQS_QUEUE_PREFIX, self.name, suffix)
+
+    # -- naming ---------------------------------------------------------------------
+    @property
+    def fifo(self) -> bool:
+        return naming.is_fifo(self.name)
+
+    def full_name(self, suffix: str | None = None) -> str:
+        """The SQS name: prefix, name and suffix joined by ``__`` (``.fifo`` kept last)."""
+        if suffix and suffix not in self.suffixes:
+            warnings.warn(
+                f"Suffix {suffix!r} is not declared for queue {self.name!r} "
+                f"(declared: {', '.join(self.suffixes) or 'none'}).",
+                UserWarning,
+                stacklevel=3,
+            )
+        return naming.validated_full_name(settings.SQS_QUEUE_PREFIX, self.name, suffix or None)
+
+    def full_names(self) -> list[tuple[str | None, str]]:
+        """``(suffix, full name)`` for the queue itself and each declared suffix."""
+        return [(s, self.full_name(s)) for s in (None, *self.suffixes)]
+
+    # -- behaviour --------------------------------------------------------------------
+    def get_visibility_timeout(self) -> int:
+        vt = self.visibility_timeout
+        return settings.SQS_DEFAULT_VISIBILITY_TIMEOUT if vt is None else vt
+
+    @property
+    def delete_on_error(self) -> bool:
+        """True unless set false, or a dead-letter queue is declared."""
+        if self._delete_on_error is None:
+            return not self.dead_letter_queue
+        return self._delete_on_error
+
+    def queue_attributes(self, dead_letter_arn: str | None = None) -> dict[str, str]:
+        """The SQS attributes this queue is created (or updated) with."""
+        attrs = {"VisibilityTimeout": str(self.get_visibility_timeout())}
+        if self.fifo:
+            attrs["FifoQueue"] = "true"
+            attrs["ContentBasedDeduplication"] = "true"
+        if dead_letter_arn:
+            attrs["RedrivePolicy"] = json.dumps(
+                {"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": self.max_receive_count},
+                separators=(",", ":"),
+            )
+        return attrs
+
+    def url(self, suffix: str | None = None) -> str:
+        """The queue URL (resolved once per process; created if allowed)."""
+        from . import provisioning
+
+        return provisioning.queue_url(self, suffix)
+
+    # -- sending ----------------------------------------------------------------------
+    def send(self, message: Message | None = None, suffix: str | None = None, **kwargs: Any) -> str:
+        from .sending import send_message
+
+        return send_message(self, message, suffix=suffix, **kwargs)
+
+    def send_many(self, messages: Iterable[Any], suffix: str | None = None, **kwargs: Any) -> list[str]:
+        from .sending import send_messages
+
+        return send_messages(self, messages, suffix=suffix, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<RegisteredQueue {self.name!r}>"

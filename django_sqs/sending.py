@@ -1,0 +1,221 @@
+"""From ``send()`` to the wire: build, encode, check size, resolve the URL, send.
+
+``send``/``send_many``/``send_on_commit`` take a queue *name*; the ``*_message(s)``
+functions take the ``RegisteredQueue`` and do the work.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import transaction
+
+from . import eager
+from .client import get_client, wrap_errors
+from .conf import MAX_MESSAGE_BYTES, settings
+from .exceptions import MessageEncodeError, MessageError, MessageTooLarge, SendError
+from .message import Message
+from .registered_queue import RegisteredQueue
+from .registry import registry
+
+logger = logging.getLogger("django_sqs")
+
+MAX_BATCH_ENTRIES = 10
+MAX_DELAY_SECONDS = 900
+#: Times a batch entry that failed on SQS's side (not the sender's) is tried again.
+BATCH_RETRIES = 2
+
+
+def send(queue_name: str, message: Message | None = None, suffix: str | None = None, **kwargs: Any) -> str:
+    """Send one message to a registered queue; returns the SQS message id.
+
+    Without ``message``, one of the queue's message class is built from ``kwargs``
+    (``send("mail", body="hello")``). Options: ``delay_seconds`` (0–900, standard queues),
+    ``group_id`` (required on FIFO queues) and ``deduplication_id`` (FIFO; default:
+    content-based deduplication).
+    """
+    return send_message(registry.get(queue_name), message, suffix=suffix, **kwargs)
+
+
+def send_many(queue_name: str, messages: Iterable[Any], suffix: str | None = None, **kwargs: Any) -> list[str]:
+    """Send many messages with SendMessageBatch (10 per request, under the size limit).
+
+    ``messages`` are message instances or bodies for the queue's message class. Returns
+    the ids in input order; raises ``SendError`` listing the entries SQS refused.
+    """
+    return send_messages(registry.get(queue_name), messages, suffix=suffix, **kwargs)
+
+
+def send_on_commit(queue_name: str, message: Message | None = None, suffix: str | None = None, using: str | None = None, **kwargs: Any) -> None:
+    """Send when the current transaction commits (at once outside a transaction).
+
+    The message is built and checked now, so a bad message raises here, in the caller;
+    if the transaction rolls back nothing is sent.
+    """
+    rq = registry.get(queue_name)
+    message = build_message(rq, message, kwargs)
+    prepare_entry(rq, message, **_entry_options(rq, kwargs))
+    transaction.on_commit(functools.partial(send_message, rq, message, suffix=suffix, **kwargs), using=using)
+
+
+_ENTRY_OPTIONS = ("delay_seconds", "group_id", "deduplication_id")
+
+
+def _entry_options(rq: RegisteredQueue, kwargs: dict) -> dict:
+    return {key: kwargs[key] for key in _ENTRY_OPTIONS if key in kwargs}
+
+
+def build_message(rq: RegisteredQueue, message: Any, kwargs: dict) -> Message:
+    """The message to send: as given, or built from the keyword arguments."""
+    fields = {k: v for k, v in kwargs.items() if k not in _ENTRY_OPTIONS}
+    if message is None:
+        try:
+            return rq.message_class(**fields)
+        except TypeError as exc:
+            raise MessageEncodeError(f"Cannot build {rq.message_class.__name__} for queue {rq.name!r}: {exc}") from exc
+    if fields:
+        raise TypeError(f"Pass either a message or its fields ({', '.join(fields)}), not both.")
+    if not isinstance(message, Message):
+        raise MessageEncodeError(
+            f"Queue {rq.name!r} sends {rq.message_class.__name__} instances; got {type(message).__name__}. "
+            "Pass body=... to build one."
+        )
+    return message
+
+
+def message_size(body: str, attributes: dict[str, dict]) -> int:
+    """Bytes SQS counts: UTF-8 body plus each attribute's name, type and value."""
+    size = len(body.encode("utf-8"))
+    for name, attr in attributes.items():
+        size += len(name.encode("utf-8")) + len(attr.get("DataType", "").encode("utf-8"))
+        value = attr.get("StringValue")
+        size += len(value.encode("utf-8")) if value is not None else len(attr.get("BinaryValue", b""))
+    return size
+
+
+def prepare_entry(
+    rq: RegisteredQueue,
+    message: Message,
+    *,
+    delay_seconds: int | None = None,
+    group_id: str | None = None,
+    deduplication_id: str | None = None,
+) -> dict:
+    """The SendMessage parameters (less QueueUrl) for ``message``, checked before any request."""
+    body = message.encode()
+    if not isinstance(body, str):
+        raise MessageEncodeError(f"{type(message).__name__}.encode_body must return str, not {type(body).__name__}.")
+    entry: dict[str, Any] = {"MessageBody": body}
+    if message.message_attributes:
+        entry["MessageAttributes"] = message.message_attributes
+    size = message_size(body, message.message_attributes)
+    if size > MAX_MESSAGE_BYTES:
+        raise MessageTooLarge(
+            f"Message for queue {rq.name!r} is {size:,} bytes (body plus attributes); "
+            f"SQS accepts at most {MAX_MESSAGE_BYTES:,}. Nothing was sent."
+        )
+    if delay_seconds is not None:
+        if rq.fifo:
+            raise MessageError(
+                f"Queue {rq.name!r} is FIFO: SQS refuses a per-message delay_seconds there "
+                "(set DelaySeconds on the queue instead)."
+            )
+        if not isinstance(delay_seconds, int) or not 0 <= delay_seconds <= MAX_DELAY_SECONDS:
+            raise MessageError(f"delay_seconds must be an int from 0 to {MAX_DELAY_SECONDS}, not {delay_seconds!r}.")
+        entry["DelaySeconds"] = delay_seconds
+    if rq.fifo:
+        if not group_id:
+            raise MessageError(
+                f"Queue {rq.name!r} is FIFO: pass group_id=... (messages of one group are handled "
+                "in order; use one group per customer, order, …, not a single group for everything)."
+            )
+        entry["MessageGroupId"] = str(group_id)
+        if deduplication_id:
+            entry["MessageDeduplicationId"] = str(deduplication_id)
+    elif group_id or deduplication_id:
+        raise MessageError(f"group_id and deduplication_id are for FIFO queues; {rq.name!r} is a standard queue.")
+    return entry
+
+
+def send_message(rq: RegisteredQueue, message: Message | None = None, *, suffix: str | None = None, **kwargs: Any) -> str:
+    message = build_message(rq, message, kwargs)
+    full_name = rq.full_name(suffix)
+    entry = prepare_entry(rq, message, **_entry_options(rq, kwargs))
+    if settings.SQS_EAGER:
+        return eager.deliver(rq, full_name, entry)
+    url = rq.url(suffix)
+    with wrap_errors("SendMessage", full_name):
+        msg_id = get_client().send_message(QueueUrl=url, **entry)["MessageId"]
+    logger.debug("sent queue=%s id=%s", full_name, msg_id)
+    return msg_id
+
+
+def batches(entries: list[dict], sizes: list[int]) -> Iterable[list[int]]:
+    """Indexes of ``entries`` grouped at most 10 a batch and at most the size limit a batch."""
+    batch: list[int] = []
+    total = 0
+    for index, size in enumerate(sizes):
+        if batch and (len(batch) == MAX_BATCH_ENTRIES or total + size > MAX_MESSAGE_BYTES):
+            yield batch
+            batch, total = [], 0
+        batch.append(index)
+        total += size
+    if batch:
+        yield batch
+
+
+def send_messages(rq: RegisteredQueue, messages: Iterable[Any], *, suffix: str | None = None, **kwargs: Any) -> list[str]:
+    options = _entry_options(rq, kwargs)
+    unknown = set(kwargs) - set(options)
+    if unknown:
+        raise TypeError(f"send_many() got unexpected keyword arguments: {', '.join(sorted(unknown))}")
+    built = [m if isinstance(m, Message) else rq.message_class(body=m) for m in messages]
+    entries = [prepare_entry(rq, m, **options) for m in built]
+    full_name = rq.full_name(suffix)
+    if settings.SQS_EAGER:
+        return [eager.deliver(rq, full_name, entry) for entry in entries]
+    if not entries:
+        return []
+    sizes = [message_size(e["MessageBody"], e.get("MessageAttributes", {})) for e in entries]
+    url = rq.url(suffix)
+    ids: list[str | None] = [None] * len(entries)
+    failed: list[tuple[int, str, str]] = []
+    for batch in batches(entries, sizes):
+        failed.extend(_send_batch(url, full_name, entries, batch, ids))
+    if failed:
+        raise SendError(
+            f"SQS refused {len(failed)} of {len(entries)} messages for queue {full_name!r}: "
+            + "; ".join(f"#{i} {code}: {text}" for i, code, text in failed[:5]),
+            ids,
+            failed,
+        )
+    return ids  # type: ignore[return-value]
+
+
+def _send_batch(url: str, full_name: str, entries: list[dict], batch: list[int], ids: list) -> list[tuple[int, str, str]]:
+    """Send one batch; entries that failed on SQS's side (not the sender's) are tried
+    again with backoff. Returns ``(index, code, message)`` of the entries refused in the end."""
+    pending, refused = batch, []
+    for attempt in range(BATCH_RETRIES + 1):
+        if attempt:
+            logger.warning("retrying %d batch entries queue=%s", len(pending), full_name)
+            time.sleep(0.2 * 2**attempt)
+        with wrap_errors("SendMessageBatch", full_name):
+            response = get_client().send_message_batch(
+                QueueUrl=url, Entries=[{"Id": str(i), **entries[i]} for i in pending]
+            )
+        for ok in response.get("Successful", []):
+            ids[int(ok["Id"])] = ok["MessageId"]
+        errors = [(int(e["Id"]), e.get("Code", ""), e.get("Message", ""), e.get("SenderFault")) for e in response.get("Failed", [])]
+        refused += [(i, code, text) for i, code, text, sender in errors if sender]
+        retryable = [(i, code, text) for i, code, text, sender in errors if not sender]
+        pending = [i for i, _, _ in retryable]
+        if not pending:
+            break
+    else:
+        refused += retryable
+    return sorted(refused)

@@ -1,0 +1,98 @@
+"""Receivers the tests use; picked up by autodiscovery like any app's receivers module.
+
+Each call is appended to ``calls`` (in-process tests) and, when the environment names a
+file in DJANGO_SQS_TEST_RECORD, written there as a JSON line (worker subprocesses).
+"""
+
+import json
+import os
+import time
+
+from django.db import connection
+
+from django_sqs import RestartLater, receiver
+from django_sqs.message import JSONMessage, ModelInstanceMessage
+
+calls: list[dict] = []
+
+
+def record(message, **extra):
+    entry = {
+        "queue": message.queue_name,
+        "id": message.id,
+        "raw": message.raw_body,
+        "pid": os.getpid(),
+        "receive_count": message.receive_count,
+        **extra,
+    }
+    calls.append(entry)
+    path = os.environ.get("DJANGO_SQS_TEST_RECORD")
+    if path:
+        with open(path, "a") as f:
+            f.write(json.dumps(entry) + "\n")
+
+
+@receiver("echo", suffixes=("big", "small"))
+def echo(message):
+    record(message, body=message.get_body())
+
+
+def _act(message):
+    """Do what the JSON body says: ok, fail, restart (with delay), sleep, db."""
+    body = message.get_body()
+    action = body.get("action", "ok")
+    record(message, body=body, phase="start")
+    if action == "fail":
+        raise ValueError(f"failing on purpose: {body}")
+    if action == "restart":
+        raise RestartLater(delay=body.get("delay"))
+    if action == "sleep":
+        time.sleep(body["seconds"])
+    if action == "db":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        record(message, body=body, phase="db", backend_pid=_backend_pid())
+    record(message, body=body, phase="end")
+
+
+def _backend_pid():
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+@receiver("jobs", message_class=JSONMessage)
+def jobs(message):
+    _act(message)
+
+
+@receiver("keep_on_error", message_class=JSONMessage, delete_on_error=False, visibility_timeout=2)
+def keep_on_error(message):
+    _act(message)
+
+
+@receiver("at_most_once", message_class=JSONMessage, delete_on_start=True)
+def at_most_once(message):
+    _act(message)
+
+
+@receiver("closes_db", message_class=JSONMessage, close_database=True)
+def closes_db(message):
+    _act(message)
+
+
+@receiver("slow", message_class=JSONMessage, visibility_timeout=2)
+def slow(message):
+    _act(message)
+
+
+@receiver("photos", message_class=ModelInstanceMessage)
+def photos(message):
+    record(message, title=message.get_instance().title)
+
+
+@receiver
+def bare(message):
+    record(message, body=message.get_body())

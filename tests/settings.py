@@ -1,0 +1,67 @@
+"""Settings for the test suite: sqlite by default, PostgreSQL when DJANGO_SQS_TEST_DB=postgresql."""
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+
+SECRET_KEY = "django_sqs tests, not secret"
+DEBUG = False
+USE_TZ = True
+ALLOWED_HOSTS = ["*"]
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django_sqs",
+    "tests",
+]
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {"context_processors": ["django.contrib.auth.context_processors.auth", "django.contrib.messages.context_processors.messages"]},
+    }
+]
+ROOT_URLCONF = "tests.urls"
+DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+
+# Worker subprocesses started by the tests are told the test database's name.
+_db_name = os.environ.get("DJANGO_SQS_TEST_DB_NAME")
+if os.environ.get("DJANGO_SQS_TEST_DB", "sqlite") == "postgresql":
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "HOST": os.environ.get("PGHOST", "127.0.0.1"),
+            "PORT": os.environ.get("PGPORT", "5432"),
+            "USER": os.environ.get("PGUSER", "postgres"),
+            "NAME": _db_name or "test",
+        }
+    }
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": _db_name or str(BASE_DIR / "db.sqlite3"),
+            # A file, not memory, so worker subprocesses see the same database.
+            "TEST": {"NAME": str(BASE_DIR / f"test-{os.getpid()}.sqlite3")},
+        }
+    }
+
+SQS_QUEUE_PREFIX = "t"
+SQS_REGION = "us-east-1"
+SQS_POLL_PERIOD = int(os.environ.get("DJANGO_SQS_TEST_POLL", "0"))
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"django_sqs": {"handlers": ["console"], "level": os.environ.get("DJANGO_SQS_LOG_LEVEL", "INFO")}},
+}

@@ -53,7 +53,12 @@ def sqs_server():
 
 @pytest.fixture
 def server(sqs_server, settings):
-    """Point django_sqs at the local server for this test; request counts start at zero."""
+    """Point django_sqs at the local server for this test, with no queues left from
+    earlier tests and request counts at zero."""
     settings.SQS_ENDPOINT_URL = sqs_server.url
+    raw = client.get_client()
+    for url in raw.list_queues().get("QueueUrls", []):
+        raw.delete_queue(QueueUrl=url)
+    client.reset()
     sqs_server.reset_counts()
     return sqs_server

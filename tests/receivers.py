@@ -96,3 +96,13 @@ def photos(message):
 @receiver
 def bare(message):
     record(message, body=message.get_body())
+
+
+if os.environ.get("DJANGO_SQS_TEST_PARENT_QUERY"):
+    # The supervisor's process opens a connection before it forks (at start-up, as a
+    # project's own code might); children must not inherit and share it.
+    _pid = _backend_pid()
+    path = os.environ.get("DJANGO_SQS_TEST_RECORD")
+    if path:
+        with open(path, "a") as f:
+            f.write(json.dumps({"phase": "parent", "pid": os.getpid(), "backend_pid": _pid}) + "\n")

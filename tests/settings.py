@@ -55,6 +55,11 @@ else:
         }
     }
 
+# Worker subprocesses started by the tests learn the local server's URL from the environment.
+SQS_ENDPOINT_URL = os.environ.get("DJANGO_SQS_TEST_ENDPOINT") or None
+if os.environ.get("DJANGO_SQS_TEST_CONN_MAX_AGE"):
+    DATABASES["default"]["CONN_MAX_AGE"] = None
+
 SQS_QUEUE_PREFIX = "t"
 SQS_REGION = "us-east-1"
 SQS_POLL_PERIOD = int(os.environ.get("DJANGO_SQS_TEST_POLL", "0"))

@@ -26,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
-from django.db import close_old_connections, connections
+from django.db import connections
 
 from . import queue_urls
 from .client import NONEXISTENT_QUEUE_CODES, get_client, wrap_errors
@@ -50,18 +50,33 @@ EXIT_FINISHED = 0  # --burst found the queue empty, or --message-limit was reach
 EXIT_STOPPED = 0  # stopped by SIGTERM/SIGINT after a clean shutdown
 
 
+def _open_connections():
+    # A connection inside an atomic block belongs to someone who wrapped the worker in
+    # a transaction (a test case); closing it would break that transaction.
+    return [c for c in connections.all(initialized_only=True) if c.connection is not None and not c.in_atomic_block]
+
+
 def prepare_connections() -> None:
     """Before a message, treat database connections as Django does before a request.
 
-    ``close_old_connections`` drops connections that are broken or past CONN_MAX_AGE.
+    Connections that are broken or past CONN_MAX_AGE are closed (``close_old_connections``).
     A worker idles far longer than a web process between uses, so a persistent
     connection may have been dropped by the server meanwhile: health checks are turned
     on for it, which Django runs lazily on its first use in this message.
     """
-    close_old_connections()
-    for conn in connections.all(initialized_only=True):
+    for conn in _open_connections():
+        conn.close_if_unusable_or_obsolete()
         if conn.connection is not None:
             conn.health_check_enabled = True
+
+
+def finish_connections(close_all: bool) -> None:
+    """After a message: as after a request, or close everything (``close_database``)."""
+    for conn in _open_connections():
+        if close_all:
+            conn.close()
+        else:
+            conn.close_if_unusable_or_obsolete()
 
 
 class _Interrupted(BaseException):
@@ -218,7 +233,7 @@ class Worker:
         finally:
             self.heartbeat.stop()
             self.flush_deletes(final=True)
-            close_old_connections()
+            finish_connections(close_all=False)
         logger.info(
             "worker stopped queue=%s pid=%s handled=%d reason=%s",
             self.full_name, os.getpid(), self.counter.value,
@@ -365,9 +380,7 @@ class Worker:
             return False
         finally:
             self.counter.increment()
-            close_old_connections()
-            if self.rq.close_database:
-                connections.close_all()
+            finish_connections(close_all=self.rq.close_database)
 
     # -- requests that change messages --------------------------------------------------
     def _batch_request(

@@ -33,6 +33,12 @@ def _clean_state():
     yield
     registry._registry = saved
     client.reset()
+    # A database test leaves its connection open; a later test without database access
+    # that runs the worker in-process would then trip pytest-django's blocker when the
+    # worker checks the connection (as Django does around every request).
+    from django.db import connections
+
+    connections.close_all()
 
 
 @pytest.fixture

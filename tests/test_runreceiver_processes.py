@@ -1,6 +1,5 @@
 """runreceiver in real processes against a real local SQS server over HTTP."""
 
-import json
 import os
 import signal
 import time
@@ -11,7 +10,7 @@ from django.core.management import call_command
 from django_sqs import send, send_many
 from django_sqs.client import get_client
 from django_sqs.registry import registry
-from tests.processes import ReceiverProcess, TCPProxy, alive, wait_until
+from tests.processes import ReceiverProcess, TCPProxy, alive
 from tests.receivers import calls
 
 

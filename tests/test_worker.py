@@ -229,3 +229,29 @@ def test_verbosity_sets_the_log_level(sqs):
     assert logging.getLogger("django_sqs").level == logging.WARNING
     call_command("runreceiver", "echo", "--burst", "-v", "2")
     assert logging.getLogger("django_sqs").level == logging.DEBUG
+
+
+def test_failed_batch_delete_entry_is_logged_and_retried(sqs, monkeypatch, caplog):
+    from django_sqs import client
+
+    c = client.get_client()
+    original = c.delete_message_batch
+    failures = []
+
+    def flaky(QueueUrl, Entries):
+        if not failures:  # the first request: SQS refuses the first entry
+            failures.append(Entries[0]["Id"])
+            response = original(QueueUrl=QueueUrl, Entries=Entries[1:])
+            response.setdefault("Failed", []).append(
+                {"Id": Entries[0]["Id"], "Code": "InternalError", "SenderFault": False, "Message": "try again"}
+            )
+            return response
+        return original(QueueUrl=QueueUrl, Entries=Entries)
+
+    monkeypatch.setattr(c, "delete_message_batch", flaky)
+    send_many("echo", ["a", "b", "c"])
+    with caplog.at_level(logging.INFO, logger="django_sqs"):
+        call_command("runreceiver", "echo", "--burst")
+    assert len(calls) == 3
+    assert any("delete failed, will retry" in r.getMessage() for r in caplog.records)
+    assert attrs(sqs, "echo") == (0, 0)

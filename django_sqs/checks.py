@@ -30,9 +30,11 @@ def check_settings(app_configs=None, **kwargs) -> list:
             'personal (for example f"dev_{getpass.getuser()}") so queues do not collide with production.',
             id="django_sqs.E002",
         ))
-    elif prefix and naming.name_problem(prefix):
+    elif prefix and (naming.part_problem(prefix) or naming.name_problem(prefix)):
+        # part_problem: a prefix ending in '.fifo' is still refused (it is not at the end).
         errors.append(Error(
-            f"SQS_QUEUE_PREFIX {prefix!r} is not valid in a queue name: {naming.name_problem(prefix)}.",
+            f"SQS_QUEUE_PREFIX {prefix!r} is not valid in a queue name: "
+            f"{naming.part_problem(prefix) or naming.name_problem(prefix)}.",
             hint="Use only letters, digits, '-' and '_'.",
             id="django_sqs.E003",
         ))

@@ -44,7 +44,7 @@ def client_config() -> botocore.config.Config:
     return botocore.config.Config(
         region_name=settings.SQS_REGION or None,
         # botocore's "standard" mode: retries throttling, 5xx and connection errors
-        # with exponential backoff and jitter, 3 attempts in all.
+        # with exponential backoff and jitter. max_attempts counts retries: 4 attempts in all.
         retries={"mode": "standard", "max_attempts": 3},
         connect_timeout=5,
         # A long poll holds the socket for up to 20 s: the read timeout must outlast it.

@@ -149,9 +149,14 @@ class ModelInstanceMessage(Message):
 
     def __init__(self, instance: Any = None, body: Any = None):
         if instance is not None:
-            if instance.pk is None:
+            from django.db.models import Model
+
+            if not isinstance(instance, Model):
+                raise MessageEncodeError(f"ModelInstanceMessage needs a model instance, not {type(instance).__name__}.")
+            # _state.adding: a UUID primary key has a value before the row is saved.
+            if instance.pk is None or instance._state.adding:
                 raise MessageEncodeError(
-                    f"ModelInstanceMessage needs a saved instance; this {type(instance).__name__} has no primary key."
+                    f"ModelInstanceMessage needs a saved instance; this {type(instance).__name__} is not saved."
                 )
             meta = instance._meta
             body = {

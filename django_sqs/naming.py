@@ -54,12 +54,23 @@ def name_problem(full_name: str) -> str | None:
     return None
 
 
+def part_problem(value: object) -> str | None:
+    """Why a prefix or suffix cannot be part of a queue name, or None when it is fine.
+
+    Unlike a name, a part may not end in '.fifo': it is not at the end of the full name.
+    """
+    if not isinstance(value, str):
+        return f"it is a {type(value).__name__}, not a string"
+    if value and not _ALLOWED.fullmatch(value):
+        return "SQS allows only letters, digits, '-' and '_'"
+    return None
+
+
 def validate_part(kind: str, value: str) -> None:
     """Check a prefix or suffix on its own: it must be made of allowed characters."""
-    if value and not _ALLOWED.fullmatch(value):
-        raise InvalidQueueName(
-            f"Queue {kind} {value!r} is invalid: SQS allows only letters, digits, '-' and '_'."
-        )
+    problem = part_problem(value)
+    if problem:
+        raise InvalidQueueName(f"Queue {kind} {value!r} is invalid: {problem}.")
 
 
 def validated_full_name(prefix: str, name: str, suffix: str | None = None) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 from . import naming
 from .conf import MAX_VISIBILITY_TIMEOUT, settings
-from .exceptions import ConfigurationError
+from .exceptions import ConfigurationError, InvalidQueueName
 from .message import Message
 
 
@@ -51,6 +51,8 @@ class RegisteredQueue:
 
     def _check_options(self) -> None:
         where = f"queue {self.name!r}"
+        if not isinstance(self.name, str):
+            raise InvalidQueueName(f"Queue name {self.name!r} is invalid: it is a {type(self.name).__name__}, not a string.")
         vt = self.visibility_timeout
         if vt is not None and (not isinstance(vt, int) or isinstance(vt, bool) or not 0 <= vt <= MAX_VISIBILITY_TIMEOUT):
             raise ConfigurationError(f"{where}: visibility_timeout must be an int from 0 to {MAX_VISIBILITY_TIMEOUT}, not {vt!r}.")
@@ -74,8 +76,13 @@ class RegisteredQueue:
         for suffix in self.suffixes:
             naming.validate_part("suffix", suffix)
         # Names SQS would refuse are an error now, at registration, not at 3 a.m.
+        # A broken prefix is left to the system checks (E001/E003): it is not this queue's fault,
+        # and raising here would stop manage.py check from ever reporting it.
+        prefix = settings.SQS_QUEUE_PREFIX
+        if naming.part_problem(prefix):
+            prefix = ""
         for suffix in (None, *self.suffixes):
-            naming.validated_full_name(settings.SQS_QUEUE_PREFIX, self.name, suffix)
+            naming.validated_full_name(prefix, self.name, suffix)
 
     # -- naming ---------------------------------------------------------------------
     @property

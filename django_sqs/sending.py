@@ -12,13 +12,13 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import transaction
+from django.db import models, transaction
 
 from . import eager
 from .client import get_client, wrap_errors
 from .conf import MAX_MESSAGE_BYTES, settings
 from .exceptions import MessageEncodeError, MessageError, MessageTooLarge, SendError
-from .message import Message
+from .message import Message, ModelInstanceMessage
 from .registered_queue import RegisteredQueue
 from .registry import registry
 
@@ -58,8 +58,11 @@ def send_on_commit(queue_name: str, message: Message | None = None, suffix: str 
     """
     rq = registry.get(queue_name)
     message = build_message(rq, message, kwargs)
-    prepare_entry(rq, message, **_entry_options(rq, kwargs))
-    transaction.on_commit(functools.partial(send_message, rq, message, suffix=suffix, **kwargs), using=using)
+    options = _entry_options(rq, kwargs)
+    rq.full_name(suffix)  # a bad or undeclared suffix is reported now, to the caller
+    prepare_entry(rq, message, **options)
+    # The message is built: only the send options go along, not the fields it was built from.
+    transaction.on_commit(functools.partial(send_message, rq, message, suffix=suffix, **options), using=using)
 
 
 _ENTRY_OPTIONS = ("delay_seconds", "group_id", "deduplication_id")
@@ -79,7 +82,8 @@ def build_message(rq: RegisteredQueue, message: Any, kwargs: dict) -> Message:
             raise MessageEncodeError(f"Cannot build {rq.message_class.__name__} for queue {rq.name!r}: {exc}") from exc
     if fields:
         raise TypeError(f"Pass either a message or its fields ({', '.join(fields)}), not both.")
-    if not isinstance(message, Message):
+    # Another class's message would reach the receiver undecodable (a Message on a JSONMessage queue).
+    if not isinstance(message, rq.message_class):
         raise MessageEncodeError(
             f"Queue {rq.name!r} sends {rq.message_class.__name__} instances; got {type(message).__name__}. "
             "Pass body=... to build one."
@@ -124,7 +128,7 @@ def prepare_entry(
                 f"Queue {rq.name!r} is FIFO: SQS refuses a per-message delay_seconds there "
                 "(set DelaySeconds on the queue instead)."
             )
-        if not isinstance(delay_seconds, int) or not 0 <= delay_seconds <= MAX_DELAY_SECONDS:
+        if not isinstance(delay_seconds, int) or isinstance(delay_seconds, bool) or not 0 <= delay_seconds <= MAX_DELAY_SECONDS:
             raise MessageError(f"delay_seconds must be an int from 0 to {MAX_DELAY_SECONDS}, not {delay_seconds!r}.")
         entry["DelaySeconds"] = delay_seconds
     if rq.fifo:
@@ -173,7 +177,13 @@ def send_messages(rq: RegisteredQueue, messages: Iterable[Any], *, suffix: str |
     unknown = set(kwargs) - set(options)
     if unknown:
         raise TypeError(f"send_many() got unexpected keyword arguments: {', '.join(sorted(unknown))}")
-    built = [m if isinstance(m, Message) else rq.message_class(body=m) for m in messages]
+    built = [_as_message(rq, m) for m in messages]
+    if options.get("deduplication_id") and len(built) > 1:
+        # One id for several messages would make SQS drop all but the first, silently.
+        raise MessageError(
+            "send_many() cannot give one deduplication_id to several messages; SQS would keep only "
+            "the first. Leave it out (content-based deduplication) or call send() per message."
+        )
     entries = [prepare_entry(rq, m, **options) for m in built]
     full_name = rq.full_name(suffix)
     if settings.SQS_EAGER:
@@ -194,6 +204,15 @@ def send_messages(rq: RegisteredQueue, messages: Iterable[Any], *, suffix: str |
             failed,
         )
     return ids  # type: ignore[return-value]
+
+
+def _as_message(rq: RegisteredQueue, item: Any) -> Message:
+    """A ``send_many`` item as a message: as given, a model instance, or a body."""
+    if isinstance(item, Message):
+        return build_message(rq, item, {})
+    if issubclass(rq.message_class, ModelInstanceMessage) and isinstance(item, models.Model):
+        return rq.message_class(instance=item)
+    return rq.message_class(body=item)
 
 
 def _send_batch(url: str, full_name: str, entries: list[dict], batch: list[int], ids: list) -> list[tuple[int, str, str]]:

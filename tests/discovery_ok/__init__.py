@@ -1,0 +1,1 @@
+"""An installed app whose receivers module autodiscovery must import (test_autodiscovery)."""

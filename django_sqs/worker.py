@@ -220,6 +220,8 @@ class Worker:
         self.heartbeat.start()
         try:
             while not self.stopping and not self.limit_reached():
+                if self._pending_deletes:  # deletes that failed last time, SQS being away
+                    self.flush_deletes()
                 batch = self.receive()
                 if batch is None:  # SQS could not be reached; backed off already
                     continue

@@ -1,0 +1,51 @@
+"""``manage.py sqs_status``: the registered queues and how many messages they hold."""
+
+from __future__ import annotations
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from ... import status
+from ...exceptions import SQSError
+from ...selection import select_queues
+from .. import logging as command_logging
+
+
+class Command(BaseCommand):
+    help = (
+        "Show every registered queue (or the named ones) with its full SQS name and the "
+        "approximate number of visible, in-flight (received, not yet deleted) and delayed "
+        "messages. Suffixed queues get a line each; a dead-letter queue is shown indented "
+        "under its queue. A queue that does not exist yet is shown as such and is not "
+        "created. One GetQueueAttributes request per queue."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "queue_names", nargs="*", metavar="queue_name",
+            help="registered queue names or shell-style patterns (shop__*); default: all",
+        )
+        parser.add_argument(
+            "--json", action="store_true",
+            help=(
+                "print a JSON list with one object per queue: queue, suffix, full_name, exists, "
+                "visible, in_flight, delayed (null when the queue does not exist) and "
+                "dead_letter_queue_of"
+            ),
+        )
+
+    def handle(self, **options):
+        command_logging.configure(options["verbosity"])
+        queues = select_queues(options["queue_names"])
+        try:
+            rows = status.gather(queues)
+        except SQSError as exc:
+            raise CommandError(str(exc)) from exc
+        if options["json"]:
+            self.stdout.write(json.dumps([row.as_dict() for row in rows], indent=2))
+            return
+        header, *lines = status.format_table(rows)
+        self.stdout.write(self.style.MIGRATE_HEADING(header))
+        for row, line in zip(rows, lines, strict=True):
+            self.stdout.write(line if row.exists else self.style.WARNING(line))

@@ -1,0 +1,12 @@
+#!/usr/bin/env python
+"""The example project's manage.py. Run it from this directory, e.g.
+``SQS_ENDPOINT_URL=http://127.0.0.1:PORT python manage.py runreceiver``."""
+
+import os
+import sys
+
+if __name__ == "__main__":
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example.settings")
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(sys.argv)

@@ -11,6 +11,7 @@
 
 __version__ = "1.0.0.dev0"
 
+from .dead_letters import send_to_dead_letter_queue  # noqa: E402
 from .exceptions import RestartLater  # noqa: E402
 from .registry import ReceiverProxy, receiver, register  # noqa: E402
 from .sending import send, send_many, send_on_commit  # noqa: E402
@@ -23,5 +24,6 @@ __all__ = [
     "send",
     "send_many",
     "send_on_commit",
+    "send_to_dead_letter_queue",
     "__version__",
 ]

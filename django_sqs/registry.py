@@ -23,6 +23,8 @@ class Registry:
         if existing is not None and not _same_receiver(existing, rq):
             if existing.dead_letter_queue_of and existing.receiver is None:
                 rq.dead_letter_queue_of = existing.dead_letter_queue_of
+                # It serves the suffixed queues of the queue it was declared by.
+                rq.suffixes = tuple(dict.fromkeys((*rq.suffixes, *existing.suffixes)))
             else:
                 raise ConfigurationError(
                     f"Queue {rq.name!r} is already registered (receiver {_label(existing.receiver)}); "

@@ -16,14 +16,14 @@ class Command(BaseCommand):
         "Move the messages of QUEUE's dead-letter queue back into QUEUE and print how many. "
         "Each round receives up to 10 messages from the dead-letter queue, sends them to QUEUE "
         "with SendMessageBatch, and deletes from the dead-letter queue only those SQS accepted. "
-        "Safe to interrupt at any point: no message is lost, but the messages of the round in "
-        f"progress may end up in both queues (they reappear in the dead-letter queue after "
-        f"{REDRIVE_VISIBILITY_TIMEOUT} s). FIFO messages keep their group and are deduplicated "
+        "Safe to interrupt at any point: a message may be duplicated, never lost (the messages "
+        "of the round in progress may end up in both queues; the copies reappear in the "
+        f"dead-letter queue after {REDRIVE_VISIBILITY_TIMEOUT} s). FIFO messages keep their group and are deduplicated "
         "by their message id."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("queue_name", help="the registered name of the queue (not of its dead-letter queue)")
+        parser.add_argument("queue_name", metavar="QUEUE", help="the registered name of the queue (not of its dead-letter queue)")
         parser.add_argument("--max", type=positive_int, metavar="N", help="move at most N messages")
         parser.add_argument("--suffix", help="redrive the suffixed queue (its dead-letter queue has the same suffix)")
 

@@ -116,7 +116,7 @@ def test_unknown_queue_name(sqs):
 
 @pytest.mark.parametrize(
     "option, error",
-    [("--interval=0", "must be more than 0"), ("--interval=x", "is not a number"), ("--timeout=-1", "must not be negative")],
+    [("--interval=0", "must be more than 0"), ("--interval=x", "is not a number"), ("--timeout=-1", "must be at least 0")],
 )
 def test_bad_numbers_are_usage_errors(sqs, option, error):
     with pytest.raises(CommandError, match=error):

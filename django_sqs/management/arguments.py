@@ -1,35 +1,38 @@
-"""argparse validators shared by the commands: bad values are usage errors, not tracebacks."""
+"""argparse pieces shared by the commands: bad values are usage errors, not tracebacks."""
 
 from __future__ import annotations
 
 import argparse
+import math
+from collections.abc import Callable
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
+def number(kind: type, *, minimum: float, inclusive: bool = True) -> Callable[[str], float]:
+    """An argparse ``type=`` that parses ``kind`` (int or float) and enforces a lower bound."""
+    noun = "a whole number" if kind is int else "a number"
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {noun}") from None
+        if (isinstance(value, float) and math.isnan(value)) or value < minimum or (not inclusive and value == minimum):
+            bound = f"at least {minimum}" if inclusive else f"more than {minimum}"
+            raise argparse.ArgumentTypeError(f"must be {bound}, not {value}")
+        return value
+
+    parse.__name__ = f"{kind.__name__} >{'=' if inclusive else ''} {minimum}"
+    return parse
 
 
-def non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative, not {value}")
-    return value
+positive_int = number(int, minimum=1)
+non_negative_float = number(float, minimum=0)
+positive_float = number(float, minimum=0, inclusive=False)
 
 
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"must be more than 0, not {value}")
-    return value
+def add_queue_names(parser: argparse.ArgumentParser, default: str = "all") -> None:
+    """The positional ``queue_name ...`` every command takes."""
+    parser.add_argument(
+        "queue_names", nargs="*", metavar="queue_name",
+        help=f"registered queue names or shell-style patterns (shop__*); default: {default}",
+    )

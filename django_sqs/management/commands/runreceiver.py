@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand
 from ...selection import select_queues
 from ...supervisor import Supervisor
 from .. import logging as command_logging
-from ..arguments import positive_int
+from ..arguments import add_queue_names, positive_int
 
 
 class Command(BaseCommand):
@@ -19,10 +19,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument(
-            "queue_names", nargs="*", metavar="queue_name",
-            help="registered queue names or shell-style patterns (shop__*); default: all with a receiver",
-        )
+        add_queue_names(parser, "every queue with a receiver")
         parser.add_argument(
             "--message-limit", type=positive_int, metavar="N",
             help="each worker exits after handling N messages (counted across restarts)",

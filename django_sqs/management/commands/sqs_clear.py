@@ -8,6 +8,7 @@ from ... import clearing
 from ...exceptions import SQSError
 from ...selection import select_queues
 from .. import logging as command_logging
+from ..arguments import add_queue_names
 
 
 class Command(BaseCommand):
@@ -21,10 +22,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument(
-            "queue_names", nargs="*", metavar="queue_name",
-            help="registered queue names or shell-style patterns (shop__*); default: all",
-        )
+        add_queue_names(parser)
         parser.add_argument(
             "--purge", action="store_true",
             help=(

@@ -8,7 +8,7 @@ from ... import status
 from ...exceptions import SQSError
 from ...selection import select_queues
 from .. import logging as command_logging
-from ..arguments import non_negative_float, positive_float
+from ..arguments import add_queue_names, non_negative_float, positive_float
 
 
 def _summary(rows: list[status.QueueStatus]) -> str:
@@ -25,10 +25,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument(
-            "queue_names", nargs="*", metavar="queue_name",
-            help="registered queue names or shell-style patterns (shop__*); default: all",
-        )
+        add_queue_names(parser)
         parser.add_argument(
             "--timeout", type=non_negative_float, metavar="S",
             help="give up after S seconds and exit with status 1 (default: wait as long as it takes)",

@@ -90,6 +90,10 @@ def serve(host: str = "127.0.0.1", port: int = 0, verbose: bool = False) -> None
 class LocalSQSServer:
     """moto's server in a child process on 127.0.0.1; a context manager."""
 
+    #: The module run as the server (``python -m MODULE --port N``); the benchmarks use
+    #: their own, which patches moto before serving.
+    module = "django_sqs.localserver"
+
     def __init__(self, port: int = 0, env: dict | None = None, args: tuple[str, ...] = ()):
         self.port = port
         self.env = env
@@ -100,7 +104,7 @@ class LocalSQSServer:
     def start(self, timeout: float = 30) -> LocalSQSServer:
         env = {**os.environ, **(self.env or {}), "PYTHONUNBUFFERED": "1"}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "django_sqs.localserver", "--port", str(self.port), *self.args],
+            [sys.executable, "-m", self.module, "--port", str(self.port), *self.args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,

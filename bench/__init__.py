@@ -1,0 +1,5 @@
+"""django_sqs's benchmarks: ``python bench/run.py`` (see README.org, "Benchmarks").
+
+A Django app too (``bench.settings`` installs it), so that its ``receivers`` module is
+discovered like any project's.
+"""

@@ -1,0 +1,810 @@
+"""django_sqs benchmarks: the figures of SPEC section 9, beside a hand-written boto3 loop.
+
+    .venv/bin/python bench/run.py            # full run (~11 minutes on 2 cores)
+    .venv/bin/python bench/run.py --quick    # smoke run (~20 s): small backlog, one run, no peers
+
+Installs nothing: it needs the ``bench`` extra (``pip install -e '.[bench]'``). Everything
+runs on this machine against one local SQS server (moto, ``bench/server.py``, with moto's
+queue-depth scans patched out in that process only). Each case is measured for django_sqs
+and for the hand-written loop (``bench/loop.py``) in the same run, several runs with the
+order alternated; medians and the spread (min–max) are printed, and the results are
+written as JSON to ``bench/results/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import datetime
+import json
+import math
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+# AWS isolated before boto3 is imported anywhere: fake credentials, no config files.
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_CONFIG_FILE": "/nonexistent/aws-config",
+    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
+}
+os.environ.update(AWS_ENV)
+for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+    os.environ.pop(_name, None)
+os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
+
+try:
+    import psutil
+except ImportError:  # pragma: no cover - told to the user below
+    psutil = None
+
+import boto3  # noqa: E402
+
+from bench.server import PATCH_NOTE, BenchServer  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+PREFIX = "bench__"  # bench.settings.SQS_QUEUE_PREFIX + "__"
+LOOP = str(ROOT / "bench" / "loop.py")
+DS, BASE, PEER = "django_sqs", "loop", "peer"
+#: Peers, when installed (the bench extra): the worker command line for a queue.
+PEERS = {
+    "celery": lambda queue: [
+        "-m", "celery", "-A", "bench.peer_celery", "worker", "-P", "solo", "-c", "1", "-Q", queue,
+        "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "WARNING",
+    ],
+    "pyqs": lambda queue: [
+        "-c", "import sys; from pyqs.main import main; sys.argv[0] = 'pyqs'; main()",
+        queue, "--simple-worker", "--concurrency", "1", "--batchsize", "10", "--loglevel", "WARNING",
+    ],
+}
+
+
+@dataclasses.dataclass
+class Config:
+    backlog: int = 2000
+    runs: int = 5
+    send_single: int = 300
+    latency_samples: int = 50
+    busy_backlog: int = 200
+    idle_windows: int = 3  # at least; the idle workers are counted for the whole run
+    idle_window: float = 60.0
+    loop_idle_sigterm: bool = True
+    peer_runs: int = 3
+    quick: bool = False
+
+    @classmethod
+    def quick_config(cls) -> Config:
+        return cls(
+            backlog=200, runs=1, send_single=30, latency_samples=10, busy_backlog=60,
+            idle_windows=1, idle_window=5.0, loop_idle_sigterm=False, peer_runs=0, quick=True,
+        )
+
+
+# -- small helpers --------------------------------------------------------------------
+def log(text: str) -> None:
+    print(text, flush=True)
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def percentile(values, p):
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def wait_for(predicate, timeout=60.0, interval=0.02, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise RuntimeError(f"timed out after {timeout}s waiting for {what}")
+
+
+def tree(pid):
+    """The process and its descendants (psutil)."""
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def cpu_seconds(pid) -> float:
+    total = 0.0
+    for proc in tree(pid):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = proc.cpu_times()
+            # children_*: its children that exited and were waited for (PyQS's, say).
+            total += times.user + times.system + times.children_user + times.children_system
+    return total
+
+
+def memory(pid) -> dict:
+    """Peak RSS (VmHWM), RSS, PSS and USS of one process, in MB."""
+    result = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in ("VmHWM", "VmRSS"):
+                result[{"VmHWM": "peak_rss", "VmRSS": "rss"}[key]] = int(value.split()[0]) / 1024
+    with contextlib.suppress(psutil.AccessDenied, AttributeError):
+        full = psutil.Process(pid).memory_full_info()
+        result["pss"] = getattr(full, "pss", 0) / 2**20 or None
+        result["uss"] = full.uss / 2**20
+    return result
+
+
+class Proc:
+    """A process this run started, with its log; stopped by pid, descendants included."""
+
+    started: list[Proc] = []
+
+    def __init__(self, args, env, log_path: Path):
+        self.args = args
+        self.log_path = log_path
+        self._log = open(log_path, "w")
+        self.popen = subprocess.Popen(args, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        self.pid = self.popen.pid
+        Proc.started.append(self)
+
+    def signal(self, signum=signal.SIGTERM) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self.popen.send_signal(signum)
+
+    def wait(self, timeout=None):
+        return self.popen.wait(timeout)
+
+    def kill(self) -> None:
+        """SIGKILL it and whatever it started (found before it dies)."""
+        if self.popen.poll() is None:
+            for proc in reversed(tree(self.pid)):
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    proc.kill()
+            self.popen.wait(10)
+        self._log.close()
+
+    def stop(self, timeout=15.0) -> float:
+        """SIGTERM; returns seconds to exit (SIGKILL after ``timeout``)."""
+        started = time.monotonic()
+        self.signal(signal.SIGTERM)
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass
+        elapsed = time.monotonic() - started
+        self.kill()
+        return elapsed
+
+    def log_text(self) -> str:
+        return self.log_path.read_text() if self.log_path.exists() else ""
+
+
+# -- the bench --------------------------------------------------------------------------
+class Bench:
+    def __init__(self, config: Config, server: BenchServer, workdir: Path):
+        self.cfg = config
+        self.server = server
+        self.workdir = workdir
+        self.client = boto3.session.Session().client("sqs", endpoint_url=server.url, region_name="us-east-1")
+        self.urls: dict[str, str] = {}
+        self.env = {
+            **os.environ,
+            **AWS_ENV,
+            "DJANGO_SETTINGS_MODULE": "bench.settings",
+            "PYTHONPATH": str(ROOT),
+            "PYTHONUNBUFFERED": "1",
+            "BENCH_SQS_ENDPOINT": server.url,
+            "BENCH_POLL_PERIOD": "20",
+        }
+        self.results: dict = {}
+        self._seq = 0
+        self._queues = 0
+        # This process sends through django_sqs too (the send case), with the same settings.
+        os.environ["BENCH_SQS_ENDPOINT"] = server.url
+        import logging
+
+        import django
+
+        django.setup()
+        logging.getLogger("django_sqs").setLevel(logging.WARNING)  # "created queue=…"
+
+    # SQS and the server
+    def url(self, full_name: str) -> str:
+        if full_name not in self.urls:
+            self.urls[full_name] = self.client.create_queue(QueueName=full_name)["QueueUrl"]
+        return self.urls[full_name]
+
+    def fill(self, full_name: str, count: int) -> None:
+        url = self.url(full_name)
+        for start in range(0, count, 10):
+            entries = [{"Id": str(i), "MessageBody": f"message {start + i}"} for i in range(min(10, count - start))]
+            self.client.send_message_batch(QueueUrl=url, Entries=entries)
+
+    def counts(self, full_name: str, stats=None) -> dict:
+        stats = stats or self.server.stats()
+        return dict(stats["counts"].get(full_name, {}))
+
+    @staticmethod
+    def diff(after: dict, before: dict) -> dict:
+        return {k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) - before.get(k, 0)}
+
+    def wait_receives(self, full_name: str, before: dict, n: int, proc_list, timeout=60.0) -> None:
+        def ready():
+            for proc in proc_list:
+                if proc.popen.poll() is not None:
+                    raise RuntimeError(f"{proc.args} exited early; log:\n{proc.log_text()[-3000:]}")
+            return self.counts(full_name).get("ReceiveMessage", 0) - before.get("ReceiveMessage", 0) >= n
+
+        wait_for(ready, timeout, what=f"{n} ReceiveMessage on {full_name}")
+
+    # processes
+    def _log_path(self, label: str) -> Path:
+        self._seq += 1
+        return self.workdir / f"{self._seq:03d}-{label}.log"
+
+    def worker(self, queue: str, concurrency: int = 1, env: dict | None = None) -> Proc:
+        args = [sys.executable, "-m", "django", "runreceiver", queue]
+        if concurrency > 1:
+            args += ["--concurrency", str(concurrency)]
+        return Proc(args, {**self.env, **(env or {})}, self._log_path(f"runreceiver-{queue}-c{concurrency}"))
+
+    def loop(self, full_name: str, handler: str = "noop", env: dict | None = None) -> Proc:
+        args = [sys.executable, LOOP, "--endpoint", self.server.url, "--queue-url", self.url(full_name), "--handler", handler]
+        return Proc(args, {**self.env, **(env or {})}, self._log_path(f"loop-{full_name}"))
+
+    def fresh(self, kind: str, queue: str) -> str:
+        """A new, empty SQS queue for one measurement; returns its name.
+
+        A worker stopped in a long poll leaves the poll running at the server for up to
+        20 s, where it can still take (and hide for the visibility timeout) messages
+        sent for the next measurement: so no measurement reuses a queue.
+        """
+        self._queues += 1
+        name = f"{PREFIX}{queue}_{'ds' if kind == DS else 'loop'}{self._queues}"
+        self.url(name)
+        return name
+
+    def start(self, kind: str, queue: str, name: str, concurrency: int = 1, handler: str = "noop", env=None) -> list[Proc]:
+        """django_sqs: ``runreceiver QUEUE`` (supervising ``concurrency`` children), its
+        queue mapped to the SQS queue ``name`` with SQS_QUEUE_URLS; the loop:
+        ``concurrency`` processes on ``name``."""
+        if kind == DS:
+            urls = json.dumps({PREFIX + queue: self.url(name)})
+            return [self.worker(queue, concurrency, {**(env or {}), "BENCH_QUEUE_URLS": urls})]
+        return [self.loop(name, handler, env) for _ in range(concurrency)]
+
+    def record(self, case: str, kind: str, value) -> None:
+        self.results.setdefault(case, {}).setdefault(kind, []).append(value)
+
+    # -- cases ----------------------------------------------------------------------------
+    def case_send(self, run: int) -> None:
+        """Requests per message: send() one by one and send_many(); boto3 the same."""
+        from django_sqs import send, send_many
+        from django_sqs.registry import registry
+
+        n_single, n_many = self.cfg.send_single, self.cfg.backlog
+        ds_name, loop_name = PREFIX + "send", f"{PREFIX}loop_send"
+        registry.get("send").url()  # the one GetQueueUrl of this process, not in the figures
+        loop_url = self.url(loop_name)
+        order = (DS, BASE) if run % 2 == 0 else (BASE, DS)
+        for kind in order:
+            name = ds_name if kind == DS else loop_name
+            before = self.counts(name)
+            started = time.perf_counter()
+            for i in range(n_single):
+                if kind == DS:
+                    send("send", body=f"message {i}")
+                else:
+                    self.client.send_message(QueueUrl=loop_url, MessageBody=f"message {i}")
+            single_s = time.perf_counter() - started
+            middle = self.counts(name)
+            started = time.perf_counter()
+            bodies = [f"message {i}" for i in range(n_many)]
+            if kind == DS:
+                send_many("send", bodies)
+            else:
+                for start in range(0, n_many, 10):
+                    self.client.send_message_batch(
+                        QueueUrl=loop_url,
+                        Entries=[{"Id": str(i), "MessageBody": b} for i, b in enumerate(bodies[start : start + 10])],
+                    )
+            many_s = time.perf_counter() - started
+            after = self.counts(name)
+            self.record("send_rpm", kind, sum(self.diff(middle, before).values()) / n_single)
+            self.record("send_many_rpm", kind, sum(self.diff(after, middle).values()) / n_many)
+            self.record("send_rate", kind, n_single / single_s)
+            self.record("send_many_rate", kind, n_many / many_s)
+
+    def case_drain(self, run: int, concurrency: int) -> None:
+        order = (DS, BASE) if run % 2 == 0 else (BASE, DS)
+        for kind in order:
+            self._drain_one(kind, concurrency, run)
+
+    def _drain_one(self, kind: str, concurrency: int, run: int) -> None:
+        n = self.cfg.backlog
+        name = self.fresh(kind, "noop")
+        self.fill(name, n)
+        self.server.hold(name)
+        before = self.counts(name)
+        procs = self.start(kind, "noop", name, concurrency)
+        try:
+            self.wait_receives(name, before, concurrency, procs)
+            time.sleep(0.3)  # settled inside the held long poll
+            cpu_before = sum(cpu_seconds(p.pid) for p in procs)
+            released = time.time()
+            self.server.release(name)
+            wait_for(lambda: self.server.depth(name) == 0, 300, 0.05, what=f"{name} drained")
+            cpu = sum(cpu_seconds(p.pid) for p in procs) - cpu_before
+            stats = self.server.stats()
+            elapsed = stats["last"][name]["DeleteMessageBatch"] - released
+            requests = self.diff(self.counts(name, stats), before)
+            suffix = f"_c{concurrency}"
+            self.record("drain_rate" + suffix, kind, n / elapsed)
+            self.record("drain_rpm" + suffix, kind, sum(requests.values()) / n)
+            self.record("drain_cpu" + suffix, kind, cpu / n * 1000)
+            self.record("drain_requests" + suffix, kind, requests)
+            self.record("memory" + suffix, kind, self._tree_memory(procs))
+        finally:
+            for proc in procs:
+                if kind == DS:
+                    proc.stop()
+                else:
+                    proc.kill()  # idle in a long poll with nothing in hand
+
+    @staticmethod
+    def _tree_memory(procs: list[Proc]) -> dict:
+        """The worker process (with concurrency: each child) and the tree's total PSS."""
+        per_process = []
+        for proc in procs:
+            for p in tree(proc.pid):
+                with contextlib.suppress(psutil.NoSuchProcess, FileNotFoundError):
+                    per_process.append({"pid": p.pid, "role": "parent" if p.pid == proc.pid else "child", **memory(p.pid)})
+        per_process = [m for m in per_process if "peak_rss" in m]  # not a zombie
+        workers = [m for m in per_process if m["role"] == "child"] or per_process
+        return {
+            "worker_peak_rss": max(m["peak_rss"] for m in workers),
+            "worker_pss": max(m.get("pss") or 0 for m in workers),
+            "tree_pss": sum(m.get("pss") or 0 for m in per_process),
+            "processes": per_process,
+        }
+
+    def case_latency(self, run: int) -> None:
+        order = (DS, BASE) if run % 2 == 0 else (BASE, DS)
+        for kind in order:
+            name = self.fresh(kind, "latency")
+            url = self.url(name)
+            record = self.workdir / f"latency-{kind}-{run}.txt"
+            record.write_text("")
+            before = self.counts(name)
+            procs = self.start(kind, "latency", name, handler="latency", env={"BENCH_RECORD": str(record)})
+            samples = []
+            try:
+                self.wait_receives(name, before, 1, procs)
+                time.sleep(0.5)
+                for i in range(self.cfg.latency_samples):
+                    sent = time.time()
+                    self.client.send_message(QueueUrl=url, MessageBody=repr(sent))
+                    wait_for(lambda i=i, r=record: len(r.read_text().splitlines()) > i, 10, 0.005, "the receiver to start")
+                    time.sleep(0.1)  # back in its long poll: an idle worker again
+                for line in record.read_text().splitlines():
+                    sent_at, started_at = map(float, line.split())
+                    samples.append((started_at - sent_at) * 1000)
+            finally:
+                for proc in procs:
+                    proc.stop() if kind == DS else proc.kill()
+            self.record("latency_p50", kind, percentile(samples, 50))
+            self.record("latency_p95", kind, percentile(samples, 95))
+
+    def case_sigterm_idle(self, run: int) -> None:
+        """Idle workers in a long poll get SIGTERM at once; seconds until each exits."""
+        plan = [(DS, "term", 1), (DS, "term2", 2)]
+        if self.cfg.loop_idle_sigterm:
+            plan.append((BASE, "term", 1))
+        started = []
+        for kind, queue, concurrency in plan:
+            name = self.fresh(kind, queue)
+            before = self.counts(name)
+            procs = self.start(kind, queue, name, concurrency)
+            started.append((kind, queue, concurrency, name, before, procs))
+        try:
+            for _kind, _queue, concurrency, name, before, procs in started:
+                self.wait_receives(name, before, concurrency, procs)
+            time.sleep(1.0)  # well inside the 20 s long poll
+            times: dict = {}
+
+            def stop(key, proc):
+                times[key] = proc.stop(timeout=30)
+
+            threads = []
+            for kind, _queue, concurrency, _name, _before, procs in started:
+                threads.append(threading.Thread(target=stop, args=((kind, concurrency), procs[0])))
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        finally:
+            for *_, procs in started:
+                for proc in procs:
+                    proc.kill()
+        self.record("sigterm_idle_c1", DS, times[(DS, 1)])
+        self.record("sigterm_idle_c2", DS, times[(DS, 2)])
+        if (BASE, 1) in times:
+            self.record("sigterm_idle_c1", BASE, times[(BASE, 1)])
+
+    def case_sigterm_busy(self, run: int) -> None:
+        """A worker busy with a backlog of slow messages (50 ms each) gets SIGTERM."""
+        order = (DS, BASE) if run % 2 == 0 else (BASE, DS)
+        for kind in order:
+            name = self.fresh(kind, "slow")
+            self.fill(name, self.cfg.busy_backlog)
+            before = self.counts(name)
+            procs = self.start(kind, "slow", name, handler="slow")
+            try:
+                deleted = before.get("DeleteMessageBatch", 0)
+                wait_for(lambda n=name, d=deleted: self.counts(n).get("DeleteMessageBatch", 0) > d, 60, what="the worker to be busy")
+                time.sleep(0.23)  # in the middle of a batch
+                elapsed = procs[0].stop(timeout=30)
+                depth = self.server.stats(visible=True)["depth"][name]
+            finally:
+                for proc in procs:
+                    proc.kill()
+            self.record("sigterm_busy", kind, elapsed)
+            self.record("sigterm_busy_in_flight", kind, depth["total"] - depth["visible"])
+
+    def case_memory_reference(self) -> None:
+        """A bare Django process (``shell -c pass``), and one with a boto3 SQS client."""
+        # Measured alive (after exec: a finished child's ru_maxrss would include the
+        # harness's own pages it was forked from). "ready" is printed once set up.
+        wait = "print('ready', flush=True); sys.stdin.read()"
+        codes = {
+            "shell_pass": f"import sys; {wait}",
+            "shell_boto3_client": f"import sys, boto3; from django_sqs.client import get_client; get_client(); {wait}",
+        }
+        reference = {}
+        for key, code in codes.items():
+            popen = subprocess.Popen(
+                [sys.executable, "-m", "django", "shell", "-c", code],
+                cwd=ROOT, env=self.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            )
+            try:
+                for line in popen.stdout:  # Django's shell may say what it imported first
+                    if line.strip() == "ready":
+                        break
+                reference[key] = memory(popen.pid)
+            finally:
+                popen.stdin.close()
+                popen.wait(10)
+                popen.stdout.close()
+        self.results["memory_reference"] = reference
+
+    # -- peers ------------------------------------------------------------------------------
+    def case_peer_drain(self, peer: str, run: int) -> None:
+        """A peer fills a queue through its own send API, then drains it with one worker."""
+        n = self.cfg.backlog
+        self._queues += 1
+        name = f"{PREFIX}{peer}-{self._queues}-q"  # PyQS finds queues by name prefix
+        url = self.url(name)
+        env = {**self.env, "BENCH_PEER_QUEUE": name, "BENCH_PEER_QUEUE_URL": url, "AWS_ENDPOINT_URL_SQS": self.server.url}
+        before = self.counts(name)
+        fill = subprocess.run(
+            [sys.executable, "-m", f"bench.peer_{peer}", "fill", str(n)],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+        )
+        if fill.returncode:
+            raise RuntimeError(f"{peer} could not send: {fill.stderr[-2000:]}")
+        filled = self.counts(name)
+        self.record(f"peer_{peer}_send_rpm", PEER, sum(self.diff(filled, before).values()) / n)
+        self.server.hold(name)
+        proc = Proc([sys.executable, *PEERS[peer](name)], env, self._log_path(f"{peer}-{name}"))
+        try:
+            self.wait_receives(name, filled, 1, [proc])
+            time.sleep(0.3)
+            cpu_before = cpu_seconds(proc.pid)
+            released = time.time()
+            self.server.release(name)
+            wait_for(lambda: self.server.depth(name) == 0, 600, 0.05, what=f"{name} drained by {peer}")
+            cpu = cpu_seconds(proc.pid) - cpu_before
+            stats = self.server.stats()
+            last = max(stats["last"][name].get(a, 0) for a in ("DeleteMessage", "DeleteMessageBatch"))
+            requests = self.diff(self.counts(name, stats), filled)
+            self.record(f"peer_{peer}_drain_rate", PEER, n / (last - released))
+            self.record(f"peer_{peer}_drain_rpm", PEER, sum(requests.values()) / n)
+            self.record(f"peer_{peer}_drain_cpu", PEER, cpu / n * 1000)
+            self.record(f"peer_{peer}_drain_requests", PEER, requests)
+            self.record(f"peer_{peer}_memory", PEER, self._tree_memory([proc]))
+        finally:
+            proc.kill()
+
+    # -- idle, in the background of everything else -------------------------------------
+    def idle_start(self) -> None:
+        """Idle workers on their own queues for the whole run; counted in windows."""
+        self._idle = []
+        for kind, queue, concurrency in ((DS, "idle", 1), (DS, "idle2", 2), (BASE, "idle", 1)):
+            name = self.fresh(kind, queue)
+            before = self.counts(name)
+            self._idle.append((kind, concurrency, name, before, self.start(kind, queue, name, concurrency)))
+        for _kind, concurrency, name, before, procs in self._idle:
+            self.wait_receives(name, before, concurrency, procs)
+        self._idle_start = time.time()
+
+    def idle_finish(self) -> None:
+        """Requests per minute and worker over every whole window since the start (at
+        least ``idle_windows``); per window too, for the spread."""
+        window = self.cfg.idle_window
+        windows = max(self.cfg.idle_windows, int((time.time() - self._idle_start) // window))
+        end = self._idle_start + windows * window
+        if end - time.time() > 1:
+            log(f"  waiting {end - time.time():.0f} s more for the idle windows")
+        time.sleep(max(0.0, end - time.time()))
+        stats = self.server.stats(arrivals=tuple(name for _, _, name, _, _ in self._idle))
+        self.results["idle_minutes"] = windows * window / 60
+        for kind, concurrency, name, _, procs in self._idle:
+            arrivals = [t for t in stats["arrivals"].get(name, []) if self._idle_start <= t < end]
+            overall = len(arrivals) / (windows * window / 60) / concurrency
+            self.results.setdefault(f"idle_overall_c{concurrency}", {})[kind] = overall
+            for i in range(windows):
+                t0 = self._idle_start + i * window
+                count = sum(1 for t in arrivals if t0 <= t < t0 + window)
+                self.record(f"idle_c{concurrency}", kind, count / (window / 60) / concurrency)
+            for proc in procs:
+                proc.stop() if kind == DS else proc.kill()
+
+
+# -- reporting ----------------------------------------------------------------------------
+ROWS = [
+    # key, label, unit, format, goal text, goal check on (ds median, ratio median)
+    ("send_rpm", "send(): requests per message", "req/msg", "{:.3f}", "", None),
+    ("send_many_rpm", "send_many(): requests per message", "req/msg", "{:.3f}", "≤ 0.1", lambda v, r: v <= 0.1),
+    ("send_rate", "send(): messages per second", "msg/s", "{:.0f}", "", None),
+    ("send_many_rate", "send_many(): messages per second", "msg/s", "{:.0f}", "", None),
+    ("drain_rate_c1", "drain, 1 worker: messages per second", "msg/s", "{:.0f}", "≥ 0.9 × loop", lambda v, r: r >= 0.9),
+    ("drain_rpm_c1", "drain, 1 worker: requests per message", "req/msg", "{:.3f}", "≤ 0.21", lambda v, r: v <= 0.21),
+    ("drain_cpu_c1", "drain, 1 worker: CPU s per 1,000 msg", "s", "{:.3f}", "≤ 1.5 × loop", lambda v, r: r <= 1.5),
+    ("drain_rate_c2", "drain, --concurrency 2: messages per second", "msg/s", "{:.0f}", "", None),
+    ("drain_rpm_c2", "drain, --concurrency 2: requests per message", "req/msg", "{:.3f}", "≤ 0.21", lambda v, r: v <= 0.21),
+    ("drain_cpu_c2", "drain, --concurrency 2: CPU s per 1,000 msg", "s", "{:.3f}", "≤ 1.5 × loop", lambda v, r: r <= 1.5),
+    ("idle_c1", "idle, 1 worker: requests per minute", "req/min", "{:.2f}", "≤ 3", lambda v, r: v <= 3),
+    ("idle_c2", "idle, --concurrency 2: req/min per worker", "req/min", "{:.2f}", "≤ 3", lambda v, r: v <= 3),
+    ("latency_p50", "pick-up latency p50 (idle worker)", "ms", "{:.1f}", "≤ 10 ms", lambda v, r: v <= 10),
+    ("latency_p95", "pick-up latency p95 (idle worker)", "ms", "{:.1f}", "", None),
+    ("sigterm_idle_c1", "SIGTERM to exit, idle worker", "s", "{:.2f}", "≤ 1 s", lambda v, r: v <= 1),
+    ("sigterm_idle_c2", "SIGTERM to exit, idle, --concurrency 2", "s", "{:.2f}", "≤ 1 s", lambda v, r: v <= 1),
+    ("sigterm_busy", "SIGTERM to exit, busy worker (50 ms msgs)", "s", "{:.2f}", "", None),
+    ("sigterm_busy_in_flight", "  messages left invisible after that exit", "msgs", "{:.0f}", "", None),
+]
+
+
+def summarize(results: dict) -> dict:
+    summary = {}
+    for key, label, unit, _fmt, goal, check in ROWS:
+        data = results.get(key, {})
+        ds, base = data.get(DS, []), data.get(BASE, [])
+        row = {"label": label, "unit": unit, "goal": goal}
+        for kind, values in ((DS, ds), (BASE, base)):
+            if values:
+                row[kind] = {"median": median(values), "min": min(values), "max": max(values), "runs": values}
+                if key.startswith("idle_"):
+                    # A count per 60 s window is 2 or 3 for one 20 s poll, by where the window
+                    # falls: the figure is the rate over the whole run, windows give the spread.
+                    row[kind]["median"] = results[key.replace("idle_", "idle_overall_")][kind]
+        if key.startswith("idle_") and ds and base and row[BASE]["median"]:
+            ratio = row[DS]["median"] / row[BASE]["median"]
+            row["ratio"] = {"median": ratio, "min": ratio, "max": ratio}
+        elif ds and base and len(ds) == len(base) and all(base):
+            ratios = [a / b for a, b in zip(ds, base, strict=True)]
+            row["ratio"] = {"median": median(ratios), "min": min(ratios), "max": max(ratios)}
+        if check and ds:
+            ratio = row.get("ratio", {}).get("median")
+            try:
+                row["met"] = bool(check(row[DS]["median"], ratio))
+            except TypeError:
+                row["met"] = None
+        summary[key] = row
+    return summary
+
+
+def fmt_spread(fmt: str, stats: dict | None, runs: int) -> str:
+    if not stats:
+        return "n/a"
+    text = fmt.format(stats["median"])
+    if runs > 1:
+        text += f" ({fmt.format(stats['min'])}–{fmt.format(stats['max'])})"
+    return text
+
+
+def print_table(summary: dict, results: dict, runs: int) -> None:
+    header = f"{'figure':<44} {'django_sqs':>22} {'hand-written loop':>22} {'ratio':>18}  {'goal':<14} met"
+    log(header)
+    log("-" * len(header))
+    for key, label, unit, fmt, goal, _check in ROWS:
+        row = summary[key]
+        ratio = fmt_spread("{:.2f}×", row.get("ratio"), runs) if row.get("ratio") else ""
+        met = {True: "yes", False: "NO", None: ""}[row.get("met")] if "met" in row else ""
+        log(
+            f"{label + ' [' + unit + ']':<44} {fmt_spread(fmt, row.get(DS), runs):>22} "
+            f"{fmt_spread(fmt, row.get(BASE), runs):>22} {ratio:>18}  {goal:<14} {met}"
+        )
+    mem = results.get("memory_c1", {})
+    ref = results.get("memory_reference", {})
+    if mem.get(DS) and ref:
+        ds_peak = median([m["worker_peak_rss"] for m in mem[DS]])
+        ds_pss = median([m["worker_pss"] for m in mem[DS]])
+        loop_peak = median([m["worker_peak_rss"] for m in mem.get(BASE, [])])
+        loop_pss = median([m["worker_pss"] for m in mem.get(BASE, [])])
+        c2 = results.get("memory_c2", {}).get(DS, [])
+        boto = ref["shell_boto3_client"]
+        log("")
+        log("memory (MB)                                   peak RSS      PSS")
+        log(f"  runreceiver worker after the drain           {ds_peak:8.1f} {ds_pss:8.1f}")
+        if c2:
+            log(f"  --concurrency 2: each child / whole tree     {median([m['worker_peak_rss'] for m in c2]):8.1f} "
+                f"{median([m['worker_pss'] for m in c2]):8.1f} / tree PSS {median([m['tree_pss'] for m in c2]):.1f}")
+        bare = ref["shell_pass"]
+        log(f"  manage.py shell (Django, boto3 imported)     {bare['peak_rss']:8.1f} {bare.get('pss') or 0:8.1f}")
+        log(f"  the same with an SQS client (reference)      {boto['peak_rss']:8.1f} {boto.get('pss') or 0:8.1f}")
+        if loop_peak:
+            log(f"  hand-written loop (boto3, no Django)         {loop_peak:8.1f} {loop_pss:8.1f}")
+        log(f"  worker − reference: peak RSS {ds_peak - boto['peak_rss']:+.1f} MB, PSS {ds_pss - (boto.get('pss') or 0):+.1f} MB")
+
+
+def peers_installed() -> dict[str, bool]:
+    import importlib.util
+
+    return {name: importlib.util.find_spec(name) is not None for name in PEERS}
+
+
+PEER_ROWS = [
+    # figure, label, format, the loop's figure (same run) it is compared with
+    ("drain_rate", "drain, 1 worker: messages per second", "{:.0f}", "drain_rate_c1"),
+    ("drain_rpm", "drain, 1 worker: requests per message", "{:.3f}", "drain_rpm_c1"),
+    ("drain_cpu", "drain, 1 worker: CPU s per 1,000 msg", "{:.3f}", "drain_cpu_c1"),
+    ("send_rpm", "its send API: requests per message", "{:.3f}", "send_rpm"),
+]
+
+
+def summarize_peers(results: dict) -> dict:
+    summary = {}
+    for peer in PEERS:
+        for figure, label, _fmt, loop_key in PEER_ROWS:
+            values = results.get(f"peer_{peer}_{figure}", {}).get(PEER, [])
+            if not values:
+                continue
+            loop = results.get(loop_key, {}).get(BASE, [])
+            row = {"label": f"{peer}: {label}", "peer": {"median": median(values), "min": min(values), "max": max(values), "runs": values}}
+            if len(loop) >= len(values) and all(loop):
+                ratios = [v / b for v, b in zip(values, loop, strict=False)]
+                row["ratio"] = {"median": median(ratios), "min": min(ratios), "max": max(ratios)}
+            summary[f"{peer}_{figure}"] = row
+    return summary
+
+
+def print_peers(summary: dict, installed: dict[str, bool], runs: int) -> None:
+    log("")
+    missing = [peer for peer, ok in installed.items() if not ok]
+    if missing:
+        log(f"peers not installed, not measured: {', '.join(missing)} (pip install -e '.[bench]')")
+    if not summary:
+        return
+    log(f"peers, each through its own send API and worker, defaults but for long polling "
+        f"({runs} runs; ratio to the loop's figure in the same run):")
+    for peer in PEERS:
+        for figure, _label, fmt, _loop in PEER_ROWS:
+            row = summary.get(f"{peer}_{figure}")
+            if row:
+                ratio = fmt_spread("{:.2f}×", row.get("ratio"), runs) if row.get("ratio") else ""
+                log(f"  {row['label']:<50} {fmt_spread(fmt, row['peer'], runs):>22} {ratio:>22}")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run: small backlog, one run, no peers (~20 s)")
+    parser.add_argument("--runs", type=int, help="runs of each case (default 5, --quick 1)")
+    parser.add_argument("--backlog", type=int, help="messages in the drain backlog (default 2000, --quick 200)")
+    parser.add_argument("--idle-window", type=float, help="seconds per idle window (default 60, --quick 5)")
+    parser.add_argument("--json", type=Path, help="also write the results here (always: bench/results/)")
+    options = parser.parse_args(argv)
+    if psutil is None:
+        log("bench/run.py needs psutil: pip install -e '.[bench]'")
+        return 2
+    cfg = Config.quick_config() if options.quick else Config()
+    if options.runs:
+        cfg.runs = options.runs
+    if options.backlog:
+        cfg.backlog = options.backlog
+    if options.idle_window:
+        cfg.idle_window = options.idle_window
+
+    import moto
+
+    started_at = time.monotonic()
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="django-sqs-bench-"))
+    meta = {
+        "date": datetime.date.today().isoformat(),
+        "quick": cfg.quick,
+        "config": dataclasses.asdict(cfg),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "machine": platform.machine(),
+        "moto": moto.__version__,
+        "boto3": boto3.__version__,
+        "server": PATCH_NOTE,
+        "logs": str(workdir),
+    }
+    log(f"django_sqs benchmarks{' (quick)' if cfg.quick else ''}: {cfg.runs} run(s), backlog {cfg.backlog}, "
+        f"Python {meta['python']}, {meta['cpus']} CPUs, moto {meta['moto']}")
+    log(f"server: {PATCH_NOTE}")
+    log(f"logs: {workdir}")
+    installed = peers_installed()
+    meta["peers_installed"] = installed
+    server = BenchServer(env={"PYTHONPATH": str(ROOT)})
+    server.start()
+    bench = Bench(cfg, server, workdir)
+    try:
+        log("idle: workers started, counted in the background of the other cases")
+        bench.idle_start()
+        for run in range(cfg.runs):
+            log(f"run {run + 1}/{cfg.runs}: send")
+            bench.case_send(run)
+            log(f"run {run + 1}/{cfg.runs}: drain, 1 worker")
+            bench.case_drain(run, 1)
+            log(f"run {run + 1}/{cfg.runs}: drain, --concurrency 2")
+            bench.case_drain(run, 2)
+            log(f"run {run + 1}/{cfg.runs}: pick-up latency")
+            bench.case_latency(run)
+            log(f"run {run + 1}/{cfg.runs}: SIGTERM, idle and busy")
+            bench.case_sigterm_idle(run)
+            bench.case_sigterm_busy(run)
+            if run < cfg.peer_runs:
+                peers = [p for p, ok in installed.items() if ok]
+                for peer in peers[run % len(peers):] + peers[: run % len(peers)] if peers else []:
+                    log(f"run {run + 1}/{cfg.runs}: peer {peer}, drain")
+                    bench.case_peer_drain(peer, run)
+        log("memory: reference processes")
+        bench.case_memory_reference()
+        bench.idle_finish()
+    finally:
+        for proc in Proc.started:
+            proc.kill()
+        server.stop()
+    summary = summarize(bench.results)
+    meta["seconds"] = round(time.monotonic() - started_at, 1)
+    log("")
+    print_table(summary, bench.results, cfg.runs)
+    peers = summarize_peers(bench.results)
+    if cfg.peer_runs:
+        print_peers(peers, installed, min(cfg.runs, cfg.peer_runs))
+    log("")
+    log("django_sqs's workers are given their queue's URL (SQS_QUEUE_URLS), as the loop is: no GetQueueUrl")
+    log(f"finished in {meta['seconds']:.0f} s")
+    document = {"meta": meta, "summary": summary, "peers": peers, "results": bench.results}
+    path = RESULTS / f"bench-{stamp}{'-quick' if cfg.quick else ''}.json"
+    for target in (path, RESULTS / ("latest-quick.json" if cfg.quick else "latest.json"), options.json):
+        if target:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(json.dumps(document, indent=2, default=str))
+    log(f"results: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""Settings for the benchmark workers: the bench app's receivers, no database, the
+local server's URL and the poll period from the environment (``bench/run.py`` sets them)."""
+
+import json
+import os
+
+SECRET_KEY = "django_sqs benchmarks, not secret"
+DEBUG = False
+USE_TZ = True
+ALLOWED_HOSTS = ["*"]
+
+INSTALLED_APPS = [
+    "django_sqs",
+    "bench",
+]
+# No database: the no-op receivers touch none, and so neither do the workers.
+DATABASES = {}
+DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+
+SQS_ENDPOINT_URL = os.environ.get("BENCH_SQS_ENDPOINT") or None
+# Each run of a case gets a queue of its own: a worker stopped during a long poll leaves
+# that poll running at the server, where it may still take messages of the next run.
+SQS_QUEUE_URLS = json.loads(os.environ.get("BENCH_QUEUE_URLS") or "{}")
+SQS_QUEUE_PREFIX = "bench"
+SQS_REGION = "us-east-1"
+SQS_POLL_PERIOD = int(os.environ.get("BENCH_POLL_PERIOD", "20"))
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"django_sqs": {"handlers": ["console"], "level": "INFO"}},
+}

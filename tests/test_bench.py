@@ -1,0 +1,55 @@
+"""The benchmark harness still runs: ``bench/run.py --quick`` produces every figure.
+
+Only that it produces them; no timing is asserted (SPEC section 9 figures are measured
+by the full run, never by the tests). Takes ~20 s; skipped without psutil (the bench extra).
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytest.importorskip("psutil")
+
+FIGURES = [
+    "send_rpm",
+    "send_many_rpm",
+    "drain_rate_c1",
+    "drain_rpm_c1",
+    "drain_cpu_c1",
+    "drain_rate_c2",
+    "drain_rpm_c2",
+    "drain_cpu_c2",
+    "idle_c1",
+    "idle_c2",
+    "latency_p50",
+    "latency_p95",
+    "sigterm_idle_c1",
+    "sigterm_idle_c2",
+    "sigterm_busy",
+]
+
+
+def test_quick_bench_produces_every_figure(tmp_path):
+    out = tmp_path / "bench.json"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=180,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    document = json.loads(out.read_text())
+    summary = document["summary"]
+    for figure in FIGURES:
+        assert summary[figure]["django_sqs"]["median"] is not None, figure
+    for figure in ("drain_rate_c1", "drain_rpm_c1", "drain_cpu_c1", "latency_p50", "sigterm_busy"):
+        assert summary[figure]["loop"]["median"] is not None, figure
+    # Counting is exact, so these are figures, not timings: one request per send,
+    # one per ten with send_many.
+    assert summary["send_rpm"]["django_sqs"]["median"] == 1.0
+    assert summary["send_many_rpm"]["django_sqs"]["median"] == 0.1
+    assert document["results"]["memory_c1"]["django_sqs"][0]["worker_peak_rss"] > 0
+    assert "figure" in result.stdout and "hand-written loop" in result.stdout

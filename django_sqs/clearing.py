@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-from . import queue_urls
+from . import queue_urls, receipts
 from .client import get_client, wrap_errors
 from .exceptions import SQSRequestError
 from .status import queue_counts
@@ -58,7 +58,7 @@ def clear_queue(full_name: str) -> Cleared:
                 WaitTimeSeconds=wait,
             ).get("Messages", [])
         if messages:
-            _delete(client, url, full_name, messages, result)
+            _delete(url, full_name, messages, result)
             wait = 0
             continue
         counts = queue_counts(full_name) or {"visible": 0, "in_flight": 0, "delayed": 0}
@@ -68,16 +68,12 @@ def clear_queue(full_name: str) -> Cleared:
         wait = 1
 
 
-def _delete(client, url: str, full_name: str, messages: list[dict], result: Cleared) -> None:
-    entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)]
-    with wrap_errors("DeleteMessageBatch", full_name):
-        response = client.delete_message_batch(QueueUrl=url, Entries=entries)
-    result.deleted += len(response.get("Successful", []))
-    for failure in response.get("Failed", []):
+def _delete(url: str, full_name: str, messages: list[dict], result: Cleared) -> None:
+    ok, failed = receipts.batch_request("DeleteMessageBatch", url, full_name, [m["ReceiptHandle"] for m in messages])
+    result.deleted += len(ok)
+    for _, code, text in failed:
         result.failed += 1
-        logger.warning(
-            "delete failed queue=%s code=%s reason=%s", full_name, failure.get("Code"), failure.get("Message")
-        )
+        logger.warning("delete failed queue=%s code=%s reason=%s", full_name, code, text)
 
 
 def purge_queue(full_name: str) -> str:

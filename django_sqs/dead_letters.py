@@ -12,14 +12,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from . import eager, naming, provisioning, queue_urls
+from . import eager, naming, provisioning, queue_urls, receipts
 from .client import get_client, wrap_errors
 from .conf import settings
 from .exceptions import ConfigurationError, QueueDoesNotExist, SQSError, UnknownQueue
 from .message import Message
 from .registered_queue import RegisteredQueue
 from .registry import registry
-from .sending import _send_batch, batches, message_size
+from .sending import batches, message_size, send_batch
 
 logger = logging.getLogger("django_sqs")
 
@@ -174,7 +174,7 @@ class Redrive:
         ids: list[str | None] = [None] * len(entries)
         try:
             for batch in batches(entries, sizes):
-                for index, code, text in _send_batch(url, self.target, entries, batch, ids):
+                for index, code, text in send_batch(url, self.target, entries, batch, ids):
                     self.failed += 1
                     self._refused.add(records[index]["MessageId"])
                     logger.error(
@@ -192,13 +192,13 @@ class Redrive:
     def _delete(self, url: str, records: list[dict]) -> None:
         if not records:
             return
-        entries = [{"Id": str(i), "ReceiptHandle": r["ReceiptHandle"]} for i, r in enumerate(records)]
-        with wrap_errors("DeleteMessageBatch", self.source):
-            response = get_client().delete_message_batch(QueueUrl=url, Entries=entries)
-        for ok in response.get("Successful", []):
-            self._undeleted.discard(records[int(ok["Id"])]["MessageId"])
-        for failure in response.get("Failed", []):
+        ok, failed = receipts.batch_request(
+            "DeleteMessageBatch", url, self.source, [r["ReceiptHandle"] for r in records]
+        )
+        for index in ok:
+            self._undeleted.discard(records[index]["MessageId"])
+        for index, code, _ in failed:
             logger.warning(
                 "sent but not deleted from the dead-letter queue queue=%s id=%s code=%s",
-                self.source, records[int(failure["Id"])]["MessageId"], failure.get("Code"),
+                self.source, records[index]["MessageId"], code,
             )

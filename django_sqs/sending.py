@@ -195,7 +195,7 @@ def send_messages(rq: RegisteredQueue, messages: Iterable[Any], *, suffix: str |
     ids: list[str | None] = [None] * len(entries)
     failed: list[tuple[int, str, str]] = []
     for batch in batches(entries, sizes):
-        failed.extend(_send_batch(url, full_name, entries, batch, ids))
+        failed.extend(send_batch(url, full_name, entries, batch, ids))
     if failed:
         raise SendError(
             f"SQS refused {len(failed)} of {len(entries)} messages for queue {full_name!r}: "
@@ -215,7 +215,7 @@ def _as_message(rq: RegisteredQueue, item: Any) -> Message:
     return rq.message_class(body=item)
 
 
-def _send_batch(url: str, full_name: str, entries: list[dict], batch: list[int], ids: list) -> list[tuple[int, str, str]]:
+def send_batch(url: str, full_name: str, entries: list[dict], batch: list[int], ids: list) -> list[tuple[int, str, str]]:
     """Send one batch; entries that failed on SQS's side (not the sender's) are tried
     again with backoff. Returns ``(index, code, message)`` of the entries refused in the end."""
     pending, refused = batch, []

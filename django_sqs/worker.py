@@ -24,11 +24,11 @@ import random
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 from django.db import connections
 
-from . import queue_urls
+from . import queue_urls, receipts
 from .client import NONEXISTENT_QUEUE_CODES, get_client, wrap_errors
 from .conf import settings
 from .exceptions import SQSError, SQSRequestError
@@ -385,35 +385,27 @@ class Worker:
             finish_connections(close_all=self.rq.close_database)
 
     # -- requests that change messages --------------------------------------------------
-    def _batch_request(
-        self,
-        action: str,
-        call: Callable[..., dict],
-        held: list[Held],
-        extra: dict,
-    ) -> tuple[list[Held], list[tuple[Held, str]]]:
-        """Send ``held`` in batches of 10; returns (succeeded, [(failed, code)])."""
+    def _batch_request(self, action: str, held: list[Held], **extra: int) -> tuple[list[Held], list[tuple[Held, str]]]:
+        """``action`` on ``held`` in requests of 10; returns (succeeded, [(failed, code)]).
+        A request that fails as a whole counts as failed for each of its messages."""
         ok: list[Held] = []
         failed: list[tuple[Held, str]] = []
-        for start in range(0, len(held), MAX_MESSAGES_PER_RECEIVE):
-            chunk = held[start : start + MAX_MESSAGES_PER_RECEIVE]
-            entries = [{"Id": str(i), "ReceiptHandle": h.receipt_handle, **extra} for i, h in enumerate(chunk)]
+        for start in range(0, len(held), receipts.MAX_ENTRIES):
+            chunk = held[start : start + receipts.MAX_ENTRIES]
             try:
-                with wrap_errors(action, self.full_name):
-                    response = call(QueueUrl=self.url, Entries=entries)
+                done, refused = receipts.batch_request(
+                    action, self.url, self.full_name, [h.receipt_handle for h in chunk], **extra
+                )
             except SQSError as exc:
                 failed += [(h, getattr(exc, "code", "") or "error") for h in chunk]
                 continue
-            ok += [chunk[int(e["Id"])] for e in response.get("Successful", [])]
-            failed += [(chunk[int(e["Id"])], e.get("Code", "")) for e in response.get("Failed", [])]
+            ok += [chunk[i] for i in done]
+            failed += [(chunk[i], code) for i, code, _ in refused]
         return ok, failed
 
     def change_visibility(self, held: list[Held], seconds: int) -> list[Held]:
         """ChangeMessageVisibilityBatch; returns the messages it worked for."""
-        client = get_client()
-        ok, failed = self._batch_request(
-            "ChangeMessageVisibilityBatch", client.change_message_visibility_batch, held, {"VisibilityTimeout": seconds}
-        )
+        ok, failed = self._batch_request("ChangeMessageVisibilityBatch", held, VisibilityTimeout=seconds)
         for item, code in failed:
             logger.warning("visibility change failed queue=%s id=%s code=%s", self.full_name, item.id, code)
         return ok
@@ -438,7 +430,7 @@ class Worker:
         attempts = {h.receipt_handle: n for h, n in self._pending_deletes}
         pending = [h for h, _ in self._pending_deletes]
         self._pending_deletes = []
-        ok, failed = self._batch_request("DeleteMessageBatch", get_client().delete_message_batch, pending, {})
+        ok, failed = self._batch_request("DeleteMessageBatch", pending)
         for held in ok:
             self.heartbeat.untrack(held)
         for held, code in failed:

@@ -1,0 +1,45 @@
+"""Django signals sent by the worker, for your own tooling (and for ours: health, metrics).
+
+Every signal is sent with ``send_robust``: a receiver that raises is logged on the
+``django_sqs.signals`` logger and never breaks the worker. Receivers run in the thread
+that sends, so keep them short (they sit on the path of every message).
+
+``worker_started``   sender=the worker class; ``queues`` (full names, in priority order),
+                     ``pid``, ``threads``.
+``worker_stopping``  sender=the worker class; ``queues``, ``pid``, ``reason``
+                     ("signal", "limit", "empty", "parent gone").
+``queue_polled``     sender=the worker class; ``queue`` (full name), ``received`` (count),
+                     ``wait`` (the WaitTimeSeconds asked for), ``ok`` (False when SQS failed).
+``message_received`` sender=the worker class; ``queue``, ``message_id``, ``receive_count``,
+                     ``sent_at`` (datetime or None). Sent when a receiver is about to start.
+``message_handled``  sender=the worker class; ``queue``, ``message_id``, ``outcome``
+                     ("ok", "restart", "error", "bad message", "expired"), ``duration``
+                     (seconds, float), ``receive_count``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.dispatch import Signal
+
+logger = logging.getLogger("django_sqs.signals")
+
+worker_started = Signal()
+worker_stopping = Signal()
+queue_polled = Signal()
+message_received = Signal()
+message_handled = Signal()
+
+
+def emit(signal: Signal, sender: object, **kwargs: object) -> None:
+    """Send ``signal`` to every receiver; log (never raise) what a receiver raised."""
+    if not signal.has_listeners(sender):  # the common case costs one check, not a send
+        return
+    for receiver, result in signal.send_robust(sender, **kwargs):
+        if isinstance(result, Exception):
+            logger.error(
+                "signal receiver failed receiver=%s queue=%s id=%s error=%r",
+                getattr(receiver, "__qualname__", receiver), kwargs.get("queue", "-"),
+                kwargs.get("message_id", "-"), result, exc_info=result,
+            )

@@ -6,8 +6,12 @@ in tests (``SQS_EAGER``) and in production.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import inspect
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from .exceptions import BadMessage, RestartLater
 from .message import Message
@@ -34,11 +38,32 @@ def decode_message(rq: RegisteredQueue, record: dict, full_name: str) -> Message
     return rq.message_class.from_sqs(record, queue_name=full_name)
 
 
-def run_receiver(rq: RegisteredQueue, message: Message) -> Outcome:
-    """Call the receiver and turn what it did into an ``Outcome``; never raises."""
+def run_awaitable(awaitable: Awaitable[Any]) -> Any:
+    """Await on a loop of its own: the default when no worker loop is given (eager mode)."""
+
+    async def wrapper() -> Any:
+        return await awaitable
+
+    return asyncio.run(wrapper())
+
+
+def run_receiver(
+    rq: RegisteredQueue,
+    message: Message,
+    *,
+    await_with: Callable[[Awaitable[Any]], Any] = run_awaitable,
+) -> Outcome:
+    """Call the receiver and turn what it did into an ``Outcome``; never raises.
+
+    An ``async def`` receiver (or one that returns an awaitable, as the tasks backend does
+    for ``async def`` tasks) is awaited with ``await_with``: the worker passes the one event
+    loop of its process; the default runs a loop of its own.
+    """
     queue, msg_id = message.queue_name, message.id
     try:
-        rq.receiver(message)
+        result = rq.receiver(message)
+        if inspect.isawaitable(result):
+            await_with(result)
     except RestartLater as exc:
         logger.info("restart later queue=%s id=%s delay=%s", queue, msg_id, exc.delay)
         return Outcome(delete=False, delay=exc.delay, reason="restart")

@@ -20,7 +20,6 @@ from django.core.signals import setting_changed
 from . import __version__
 from .conf import MAX_POLL_PERIOD, SETTING_NAMES, settings
 
-_local = threading.local()
 _generation = 0  # bumped when a setting changes; clients of older generations are dropped
 
 #: AWS error codes after which trying again later may work.
@@ -69,19 +68,28 @@ def _region(session: boto3.session.Session) -> str:
     return settings.SQS_REGION or session.region_name or "us-east-1"
 
 
+_lock = threading.Lock()
+_current: tuple[tuple[int, int], object] | None = None
+
+
 def get_client():
-    """The SQS client of this process and thread (created on first use)."""
+    """The SQS client of this process, shared by its threads (created on first use)."""
+    global _current
     key = (os.getpid(), _generation)
-    if getattr(_local, "key", None) != key:
-        session = make_session()
-        _local.client = session.client(
-            "sqs",
-            region_name=_region(session),
-            endpoint_url=settings.SQS_ENDPOINT_URL or None,
-            config=client_config(),
-        )
-        _local.key = key
-    return _local.client
+    current = _current
+    if current is not None and current[0] == key:
+        return current[1]
+    with _lock:
+        if _current is None or _current[0] != key:
+            session = make_session()
+            client = session.client(
+                "sqs",
+                region_name=_region(session),
+                endpoint_url=settings.SQS_ENDPOINT_URL or None,
+                config=client_config(),
+            )
+            _current = (key, client)
+        return _current[1]
 
 
 def reset() -> None:

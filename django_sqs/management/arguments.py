@@ -7,8 +7,8 @@ import math
 from collections.abc import Callable
 
 
-def number(kind: type, *, minimum: float, inclusive: bool = True) -> Callable[[str], float]:
-    """An argparse ``type=`` that parses ``kind`` (int or float) and enforces a lower bound."""
+def number(kind: type, *, minimum: float, inclusive: bool = True, maximum: float | None = None) -> Callable[[str], float]:
+    """An argparse ``type=`` that parses ``kind`` (int or float) and enforces its bounds."""
     noun = "a whole number" if kind is int else "a number"
 
     def parse(text: str):
@@ -19,6 +19,8 @@ def number(kind: type, *, minimum: float, inclusive: bool = True) -> Callable[[s
         if (isinstance(value, float) and math.isnan(value)) or value < minimum or (not inclusive and value == minimum):
             bound = f"at least {minimum}" if inclusive else f"more than {minimum}"
             raise argparse.ArgumentTypeError(f"must be {bound}, not {value}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"must be at most {maximum}, not {value}")
         return value
 
     parse.__name__ = f"{kind.__name__} >{'=' if inclusive else ''} {minimum}"

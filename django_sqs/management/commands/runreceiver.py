@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
+from ...client import get_client
+from ...conf import settings
 from ...selection import select_queues
-from ...supervisor import Supervisor
+from ...worker import Supervisor, sources_for
 from .. import logging as command_logging
-from ..arguments import add_queue_names, positive_int
+from ..arguments import add_queue_names, number, positive_int
+
+#: Worker processes one runreceiver may start (queues × --concurrency): each is a whole
+#: Django process with boto3, about 50 MB; beyond this, threads are the way.
+MAX_PROCESSES = 64
+PROCESS_MEMORY_MB = 50
+MAX_THREADS = 256
 
 
 class Command(BaseCommand):
     help = (
         "Receive messages from SQS queues and run their receivers. With no queue names, "
         "serves every registered queue that has a receiver. SIGTERM/SIGINT stops after the "
-        "message in hand and gives unstarted messages back to the queue; a second signal "
+        "messages in hand and gives unstarted messages back to the queue; a second signal "
         "exits at once."
     )
 
@@ -22,28 +30,58 @@ class Command(BaseCommand):
         add_queue_names(parser, "every queue with a receiver")
         parser.add_argument(
             "--message-limit", type=positive_int, metavar="N",
-            help="each worker exits after handling N messages (counted across restarts)",
+            help="each worker exits after handling N messages (counted across threads and restarts)",
         )
         parser.add_argument("--suffix", help="serve the queues with this suffix (prefix__name__SUFFIX)")
         parser.add_argument(
-            "--concurrency", type=positive_int, default=1, metavar="N",
-            help="worker processes per queue (default 1)",
+            "--concurrency", type=number(int, minimum=1, maximum=MAX_PROCESSES), default=1, metavar="N",
+            help=f"worker processes per queue (default 1; at most {MAX_PROCESSES} processes in all, "
+            f"about {PROCESS_MEMORY_MB} MB each)",
+        )
+        parser.add_argument(
+            "--threads", type=number(int, minimum=1, maximum=MAX_THREADS), default=1, metavar="N",
+            help="receivers run on N threads in each worker process (default 1); for receivers "
+            "that wait on the network",
+        )
+        parser.add_argument(
+            "--priority", action="store_true",
+            help="serve the named queues together in one worker, in the order given (first = highest)",
         )
         parser.add_argument("--burst", action="store_true", help="exit once every served queue is empty")
 
     def handle(self, **options):
         command_logging.configure(options["verbosity"])
-        queues = select_queues(options["queue_names"], receivers_only=True)
+        priority = options["priority"]
+        if priority and not options["queue_names"]:
+            raise CommandError("--priority needs the queue names, highest priority first.")
+        queues = select_queues(options["queue_names"], receivers_only=True, keep_order=priority)
         suffix = options["suffix"] or None
-        for rq in queues:
-            rq.full_name(suffix)  # an invalid suffix is an error now; an undeclared one warns
+        workers = [sources_for(queues, suffix)] if priority else [sources_for([rq], suffix) for rq in queues]
+        concurrency = options["concurrency"]
+        processes = len(workers) * concurrency
+        if processes > MAX_PROCESSES:
+            raise CommandError(
+                f"This would start {processes} worker processes ({len(workers)} worker(s) × --concurrency "
+                f"{concurrency}); the ceiling is {MAX_PROCESSES}, as each takes about "
+                f"{PROCESS_MEMORY_MB} MB of memory. Use --threads for receivers that wait on the network, "
+                "--priority to serve several queues from one process, or several runreceiver commands."
+            )
         supervisor = Supervisor(
-            queues,
-            suffix=suffix,
-            concurrency=options["concurrency"],
+            workers,
+            concurrency=concurrency,
+            threads=options["threads"],
             message_limit=options["message_limit"],
             burst=options["burst"],
+            banner=self.banner(workers, concurrency, options["threads"]),
         )
         code = supervisor.run()
         if code:
             raise SystemExit(code)
+
+    def banner(self, workers, concurrency: int, threads: int) -> str:
+        names = ", ".join("+".join(s.full_name for s in sources) for sources in workers)
+        meta = get_client().meta
+        return (
+            f"queues={names} concurrency={concurrency} poll_period={settings.SQS_POLL_PERIOD}s "
+            f"threads={threads} endpoint={meta.endpoint_url} region={meta.region_name}"
+        )

@@ -1,12 +1,18 @@
-"""``Supervisor``: one child process per queue and concurrency slot, kept alive.
+"""``Supervisor``: one child process per worker and concurrency slot, kept alive.
 
-The parent does no SQS work. It closes its database connections and forks the
-children; it restarts a child that dies (with backoff), reaps every child (also
-orphans, so it is safe as PID 1 in a container), forwards SIGTERM/SIGINT to the
+A worker serves one queue, or (``--priority``, or a queue with priority levels) several
+queues in rank order. The parent does no SQS work. It closes its database connections
+and forks the children; it restarts a child that dies (with backoff), reaps every child
+(also orphans, so it is safe as PID 1 in a container), forwards SIGTERM/SIGINT to the
 children and waits for them. Children exit when the parent dies, even by SIGKILL
 (Linux parent-death signal, plus a check of the parent pid in the receive loop).
 
-With one queue and concurrency 1 there is no child: the worker runs in this process.
+Stop signals are blocked around ``fork``: a stop that arrives then is handled by the
+parent once the child exists (and forwarded to it), never by a just-forked child running
+the parent's handler; the child installs its worker's handlers before it unblocks them.
+No child is started once a stop began.
+
+With one worker and concurrency 1 there is no child: the worker runs in this process.
 """
 
 from __future__ import annotations
@@ -22,9 +28,9 @@ import time
 
 from django.db import connections
 
-from .conf import settings
-from .registered_queue import RegisteredQueue
-from .worker import Counter, Worker
+from .dispatch import Counter
+from .lifecycle import STOP_SIGNALS, Worker
+from .sources import Source
 
 logger = logging.getLogger("django_sqs.worker")
 
@@ -39,11 +45,10 @@ PR_SET_PDEATHSIG = 1
 
 @dataclasses.dataclass
 class Slot:
-    """One child's place: which queue it serves, and its history."""
+    """One child's place: which queues it serves, and its history."""
 
-    rq: RegisteredQueue
+    sources: list[Source]
     index: int
-    suffix: str | None
     counter: Counter
     pid: int | None = None
     started: float = 0.0
@@ -53,35 +58,39 @@ class Slot:
 
     @property
     def label(self) -> str:
-        return f"{self.rq.full_name(self.suffix)}#{self.index}"
+        return f"{'+'.join(s.full_name for s in self.sources)}#{self.index}"
 
 
 class Supervisor:
     def __init__(
         self,
-        queues: list[RegisteredQueue],
+        workers: list[list[Source]],
         *,
-        suffix: str | None = None,
         concurrency: int = 1,
+        threads: int = 1,
         message_limit: int | None = None,
         burst: bool = False,
+        banner: str = "",
     ):
-        self.queues = queues
-        self.suffix = suffix
+        self.workers = workers
         self.concurrency = concurrency
+        self.threads = threads
         self.message_limit = message_limit
         self.burst = burst
+        self.banner = banner
         self.stopping = False
         self.slots: list[Slot] = []
 
-    def run(self) -> int:
-        names = ", ".join(rq.full_name(self.suffix) for rq in self.queues)
-        logger.info(
-            "runreceiver starting queues=%s concurrency=%d poll_period=%ss pid=%s",
-            names, self.concurrency, settings.SQS_POLL_PERIOD, os.getpid(),
+    def worker(self, sources: list[Source], counter: Counter | None = None, parent: int | None = None) -> Worker:
+        return Worker(
+            sources, threads=self.threads, message_limit=self.message_limit, burst=self.burst,
+            counter=counter, parent_pid=parent,
         )
-        if len(self.queues) == 1 and self.concurrency == 1:
-            worker = Worker(self.queues[0], suffix=self.suffix, message_limit=self.message_limit, burst=self.burst)
+
+    def run(self) -> int:
+        logger.info("runreceiver starting %s pid=%s", self.banner, os.getpid())
+        if len(self.workers) == 1 and self.concurrency == 1:
+            worker = self.worker(self.workers[0])
             worker.install_signal_handlers()
             return worker.run()
         return self.supervise()
@@ -91,26 +100,29 @@ class Supervisor:
         self.slots = [
             # Shared memory, so a restarted child goes on counting where its
             # predecessor stopped (--message-limit counts messages, not lives).
-            Slot(rq, i, self.suffix, Counter(multiprocessing.RawValue("q", 0)))
-            for rq in self.queues
+            Slot(sources, i, Counter(multiprocessing.RawValue("q", 0)))
+            for sources in self.workers
             for i in range(self.concurrency)
         ]
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, self._on_signal)
-        for slot in self.slots:
-            self.spawn(slot)
-        while True:
-            self.reap()
-            now = time.monotonic()
+        saved = {signum: signal.signal(signum, self._on_signal) for signum in STOP_SIGNALS}
+        try:
             for slot in self.slots:
-                if slot.restart_at is not None and now >= slot.restart_at and not self.stopping:
-                    slot.restart_at = None
-                    self.spawn(slot)
-            running = [s for s in self.slots if s.pid is not None]
-            waiting = [s for s in self.slots if s.restart_at is not None and not self.stopping]
-            if not running and not waiting:
-                break
-            time.sleep(0.1)
+                self.spawn(slot)
+            while True:
+                self.reap()
+                now = time.monotonic()
+                for slot in self.slots:
+                    if slot.restart_at is not None and now >= slot.restart_at and not self.stopping:
+                        slot.restart_at = None
+                        self.spawn(slot)
+                running = [s for s in self.slots if s.pid is not None]
+                waiting = [s for s in self.slots if s.restart_at is not None and not self.stopping]
+                if not running and not waiting:
+                    break
+                time.sleep(0.1)
+        finally:
+            for signum, handler in saved.items():
+                signal.signal(signum, handler)
         logger.info("runreceiver stopped pid=%s", os.getpid())
         return 0
 
@@ -120,10 +132,16 @@ class Supervisor:
         sys.stdout.flush()
         sys.stderr.flush()
         parent = os.getpid()
-        pid = os.fork()
-        if pid == 0:
-            self._child(slot, parent)  # never returns
-        slot.pid, slot.started = pid, time.monotonic()
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            if self.stopping:  # a stop began: start nothing more
+                return
+            pid = os.fork()
+            if pid == 0:
+                self._child(slot, parent)  # never returns
+            slot.pid, slot.started = pid, time.monotonic()
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         logger.info("child started queue=%s pid=%s", slot.label, pid)
 
     def reap(self) -> None:
@@ -143,13 +161,19 @@ class Supervisor:
         slot.pid = None
         lived = time.monotonic() - slot.started
         code = os.waitstatus_to_exitcode(status)
-        # 0: burst or limit done. While we stop, any exit is final. Otherwise the child
-        # died (or was stopped by someone else): its slot must be served again.
-        if code == 0 or self.stopping:
+        # 0: burst or limit done. While we stop, a clean exit is the expected end.
+        if code == 0 or (self.stopping and code == EXIT_CHILD_STOPPED):
             slot.done = True
-            logger.info("child exited queue=%s code=%s", slot.label, code)
+            logger.info("child %s queue=%s", "finished" if code == 0 else "stopped", slot.label)
             return
         why = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
+        if self.stopping:
+            slot.done = True
+            logger.warning("child ended while stopping queue=%s %s", slot.label, why)
+            return
+        if code == EXIT_CHILD_STOPPED:
+            why = "a stop signal the supervisor did not send"
+        # The child died (or was stopped by someone else): its slot must be served again.
         slot.quick_failures = slot.quick_failures + 1 if lived < HEALTHY_AFTER else 0
         delay = min(RESTART_CAP, RESTART_FIRST * 2**slot.quick_failures)
         slot.restart_at = time.monotonic() + delay
@@ -163,32 +187,29 @@ class Supervisor:
                     _kill(slot.pid, signal.SIGKILL)
             os._exit(128 + signum)
         self.stopping = True
-        logger.info("stopping signal=%s; waiting for children", signal.Signals(signum).name)
-        for slot in self.slots:
-            if slot.pid is not None:
-                _kill(slot.pid, signum)
+        running = [s for s in self.slots if s.pid is not None]
+        again = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+        logger.warning(
+            "stopping on %s: %d worker process(es) finish the messages in hand and give the others back; "
+            "%s again exits at once",
+            signal.Signals(signum).name, len(running), again,
+        )
+        for slot in running:
+            _kill(slot.pid, signum)
 
     # -- the child --------------------------------------------------------------------
     def _child(self, slot: Slot, parent: int) -> None:
         code = 1
         try:
             # Own process group: a terminal's Ctrl-C reaches the parent only, which
-            # forwards it once (a child seeing two signals would exit at once).
+            # forwards it once.
             os.setpgid(0, 0)
             _die_with_parent()
             if os.getppid() != parent:  # the parent died before we could ask
                 os._exit(EXIT_CHILD_STOPPED)
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                signal.signal(signum, signal.SIG_DFL)
-            worker = Worker(
-                slot.rq,
-                suffix=slot.suffix,
-                message_limit=self.message_limit,
-                burst=self.burst,
-                counter=slot.counter,
-                parent_pid=parent,
-            )
-            worker.install_signal_handlers()
+            worker = self.worker(slot.sources, slot.counter, parent)
+            worker.install_signal_handlers()  # before the signals are unblocked
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
             worker.run()
             code = EXIT_CHILD_STOPPED if worker.stopping else 0
         except BaseException:

@@ -1,0 +1,10 @@
+"""The worker behind ``manage.py runreceiver``: read ``lifecycle`` first, then
+``polling`` → ``dispatch`` → ``handlers`` (the data path from the wire to the receiver),
+with ``heartbeat`` and ``deleting`` beside it, and ``supervisor`` above it."""
+
+from .dispatch import Counter
+from .lifecycle import Worker, sources_for
+from .sources import Held, Source
+from .supervisor import Supervisor
+
+__all__ = ["Counter", "Held", "Source", "Supervisor", "Worker", "sources_for"]

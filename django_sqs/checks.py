@@ -105,6 +105,15 @@ def _check_queue_names() -> list:
 
     errors = []
     for rq in registry:
+        vt = rq.get_visibility_timeout()
+        if rq.receiver is not None and _is_int(vt) and vt < 1:
+            errors.append(Error(
+                f"Queue {rq.name!r} has a receiver and a visibility timeout of {vt}: a worker cannot "
+                "hold its messages (each would be handed out again at once, and the worker would spin).",
+                hint="Give the receiver visibility_timeout=... of 1 second or more, or raise SQS_DEFAULT_VISIBILITY_TIMEOUT.",
+                obj=rq.name,
+                id="django_sqs.E020",
+            ))
         for suffix in (None, *rq.suffixes):
             full = naming.build_full_name(settings.SQS_QUEUE_PREFIX, rq.name, suffix)
             problem = naming.name_problem(full)

@@ -38,6 +38,14 @@ def decode_message(rq: RegisteredQueue, record: dict, full_name: str) -> Message
     return rq.message_class.from_sqs(record, queue_name=full_name)
 
 
+def _for_replay(rq: RegisteredQueue, message: Message) -> str:
+    """A failed message that is deleted leaves a trace it can be replayed from: its raw
+    body and attributes, in the log line that says it failed."""
+    if not rq.delete_on_error:
+        return ""
+    return f" body={message.raw_body!r} message_attributes={message.message_attributes!r}"
+
+
 def run_awaitable(awaitable: Awaitable[Any]) -> Any:
     """Await on a loop of its own: the default when no worker loop is given (eager mode)."""
 
@@ -69,14 +77,14 @@ def run_receiver(
         return Outcome(delete=False, delay=exc.delay, reason="restart")
     except BadMessage as exc:
         logger.error(
-            "bad message queue=%s id=%s reason=%s action=%s",
-            queue, msg_id, exc, "delete" if rq.delete_on_error else "keep",
+            "bad message queue=%s id=%s reason=%s action=%s%s",
+            queue, msg_id, exc, "delete" if rq.delete_on_error else "keep", _for_replay(rq, message),
         )
         return Outcome(delete=rq.delete_on_error, reason="bad message")
     except Exception:
         logger.exception(
-            "receiver failed queue=%s id=%s action=%s",
-            queue, msg_id, "delete" if rq.delete_on_error else "keep",
+            "receiver failed queue=%s id=%s action=%s%s",
+            queue, msg_id, "delete" if rq.delete_on_error else "keep", _for_replay(rq, message),
         )
         return Outcome(delete=rq.delete_on_error, reason="error")
     logger.debug("handled queue=%s id=%s", queue, msg_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import warnings
 from collections.abc import Callable, Iterable
@@ -11,6 +12,19 @@ from . import naming
 from .conf import MAX_VISIBILITY_TIMEOUT, settings
 from .exceptions import ConfigurationError, InvalidQueueName
 from .message import Message
+
+
+def _check_receiver(where: str, fn: Any) -> None:
+    """A receiver is called with the message and returns (or is awaited): refuse what
+    would be called and silently do nothing (a generator's body never runs)."""
+    if not callable(fn):
+        raise ConfigurationError(f"{where}: the receiver {fn!r} is not callable.")
+    target = getattr(fn, "__func__", fn)
+    if inspect.isgeneratorfunction(target) or inspect.isasyncgenfunction(target):
+        raise ConfigurationError(
+            f"{where}: the receiver {getattr(fn, '__qualname__', fn)!r} is a generator function; its body would "
+            "never run. A receiver is a plain function or an async def coroutine function."
+        )
 
 
 class RegisteredQueue:
@@ -56,6 +70,13 @@ class RegisteredQueue:
         vt = self.visibility_timeout
         if vt is not None and (not isinstance(vt, int) or isinstance(vt, bool) or not 0 <= vt <= MAX_VISIBILITY_TIMEOUT):
             raise ConfigurationError(f"{where}: visibility_timeout must be an int from 0 to {MAX_VISIBILITY_TIMEOUT}, not {vt!r}.")
+        if self.receiver is not None:
+            _check_receiver(where, self.receiver)
+            if vt is not None and vt < 1:
+                raise ConfigurationError(
+                    f"{where}: visibility_timeout={vt} cannot work with a receiver: a worker cannot hold "
+                    "a message hidden for 0 seconds. Use 1 second or more."
+                )
         if not (isinstance(self.message_class, type) and issubclass(self.message_class, Message)):
             raise ConfigurationError(f"{where}: message_class must be a subclass of django_sqs.message.Message.")
         if self.delete_on_start and self._delete_on_error is False:

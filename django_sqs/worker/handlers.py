@@ -84,7 +84,7 @@ class Handlers:
                 counted = True
                 try:
                     counted = self.handle(held)
-                except Exception:  # a bug of ours; the message comes back by visibility
+                except BaseException:  # a bug of ours: the message comes back by visibility
                     logger.exception("handling failed queue=%s id=%s", held.source.full_name, held.id)
                     self.heartbeat.untrack([held])
                 finally:

@@ -210,8 +210,7 @@ class Supervisor:
             worker = self.worker(slot.sources, slot.counter, parent)
             worker.install_signal_handlers()  # before the signals are unblocked
             signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
-            worker.run()
-            code = EXIT_CHILD_STOPPED if worker.stopping else 0
+            code = worker.run() or (EXIT_CHILD_STOPPED if worker.stopping else 0)
         except BaseException:
             logger.exception("worker crashed queue=%s", slot.label)
         finally:

@@ -38,16 +38,6 @@ def queue_of(full_name: str) -> tuple[RegisteredQueue, str | None]:
         for suffix in (None, *rq.suffixes):
             if naming.build_full_name(prefix, rq.name, suffix) == full_name:
                 return rq, suffix
-    # A suffix the queue did not declare (served anyway, with a warning).
-    fifo = naming.is_fifo(full_name)
-    stem = full_name.removesuffix(naming.FIFO_ENDING) if fifo else full_name
-    for rq in registry:
-        base = naming.build_full_name(prefix, rq.name)
-        if rq.fifo != fifo:
-            continue
-        base_stem = base.removesuffix(naming.FIFO_ENDING) if fifo else base
-        if stem.startswith(base_stem + naming.SEPARATOR):
-            return rq, stem[len(base_stem) + len(naming.SEPARATOR):]
     raise UnknownQueue(f"No registered queue has the SQS name {full_name!r}.")
 
 

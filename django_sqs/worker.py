@@ -28,7 +28,7 @@ from collections.abc import Iterable
 
 from django.db import connections
 
-from . import queue_urls, receipts
+from . import provisioning, queue_urls, receipts
 from .client import NONEXISTENT_QUEUE_CODES, get_client, wrap_errors
 from .conf import settings
 from .exceptions import SQSError, SQSRequestError
@@ -274,7 +274,7 @@ class Worker:
             wanted = max(1, min(wanted, self.message_limit - self.counter.value))
         try:
             if self.url is None:
-                self.url = self.rq.url(self.suffix)
+                self.url = provisioning.queue_url(self.rq, self.suffix)
             sent_at = time.monotonic()
             self._interruptible = True
             try:

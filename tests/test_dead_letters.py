@@ -333,7 +333,8 @@ def test_queue_of_finds_the_queue_and_suffix(jobs, recwarn):
     register("orders.fifo", suffixes=("eu",))
     assert dead_letters.queue_of("t__hopeless") == (jobs, None)
     assert dead_letters.queue_of("t__hopeless__eu") == (jobs, "eu")
-    assert dead_letters.queue_of("t__hopeless__us") == (jobs, "us")  # undeclared, served anyway
+    with pytest.raises(SQSError, match="No registered queue has the SQS name 't__hopeless__us'"):
+        dead_letters.queue_of("t__hopeless__us")  # undeclared: nobody serves it
     assert dead_letters.queue_of("t__orders__eu.fifo") == (registry.get("orders.fifo"), "eu")
     with pytest.raises(SQSError, match="No registered queue has the SQS name 't__nope'"):
         dead_letters.queue_of("t__nope")

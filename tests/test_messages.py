@@ -12,20 +12,21 @@ import pytest
 from django_sqs import register, send, send_many
 from django_sqs.exceptions import BadMessage, MessageEncodeError
 from django_sqs.message import Base64Message, JSONMessage, Message, ModelInstanceMessage
+from django_sqs.provisioning import queue_url
 from tests.models import Document, Photo
 
 
 def receive(sqs, rq, suffix=None):
     """One received message of ``rq``, as its message class would see it."""
     got = sqs.receive_message(
-        QueueUrl=rq.url(suffix), AttributeNames=["All"], MessageAttributeNames=["All"], MaxNumberOfMessages=1
+        QueueUrl=queue_url(rq, suffix), AttributeNames=["All"], MessageAttributeNames=["All"], MaxNumberOfMessages=1
     )
     (record,) = got["Messages"]
     return rq.message_class.from_sqs(record, queue_name=rq.full_name(suffix))
 
 
 def raw_bodies(sqs, rq):
-    got = sqs.receive_message(QueueUrl=rq.url(), MaxNumberOfMessages=10)
+    got = sqs.receive_message(QueueUrl=queue_url(rq), MaxNumberOfMessages=10)
     return [m["Body"] for m in got.get("Messages", [])]
 
 

@@ -6,12 +6,14 @@ import django_sqs
 from django_sqs import ReceiverProxy, receiver, register, send
 from django_sqs.exceptions import ConfigurationError, UnknownQueue
 from django_sqs.message import JSONMessage, Message
+from django_sqs.provisioning import queue_url
 from django_sqs.registered_queue import RegisteredQueue
 from django_sqs.registry import registry
+from django_sqs.sending import send_message, send_messages
 
 
 def receive_bodies(sqs, rq, suffix=None):
-    got = sqs.receive_message(QueueUrl=rq.url(suffix), MaxNumberOfMessages=10)
+    got = sqs.receive_message(QueueUrl=queue_url(rq, suffix), MaxNumberOfMessages=10)
     return [m["Body"] for m in got.get("Messages", [])]
 
 
@@ -110,7 +112,7 @@ def test_calling_the_proxy_with_a_message_instance_and_a_suffix(sqs):
     proxy = receiver("thumbnails", suffixes=("big",))(lambda m: None)
     proxy(Message(body="big one"), suffix="big")
     assert receive_bodies(sqs, proxy.registered_queue, "big") == ["big one"]
-    assert proxy.registered_queue.url("big").endswith("/t__thumbnails__big")
+    assert queue_url(proxy.registered_queue, "big").endswith("/t__thumbnails__big")
 
 
 def test_proxy_send_many(sqs):
@@ -143,8 +145,8 @@ def test_register_without_a_function_is_a_send_only_queue(sqs):
 
 def test_registered_queue_sends_itself(sqs):
     rq = register("outbox")
-    assert rq.send(body="one")
-    assert rq.send_many(["two"])
+    assert send_message(rq, body="one")
+    assert send_messages(rq, ["two"])
     assert sorted(receive_bodies(sqs, rq)) == ["one", "two"]
 
 

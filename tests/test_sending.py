@@ -13,14 +13,16 @@ from django_sqs.exceptions import (
     SendError,
     SQSRequestError,
     UnknownQueue,
+    UnknownSuffix,
 )
 from django_sqs.message import JSONMessage, Message, ModelInstanceMessage
+from django_sqs.provisioning import queue_url
 from tests.models import Photo
 
 
 def receive_all(sqs, rq, suffix=None, **kwargs):
     """Every visible message of a (shallow) queue, as (MessageId, Body, Attributes)."""
-    url = rq.url(suffix)
+    url = queue_url(rq, suffix)
     out = []
     while True:
         got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"], **kwargs)
@@ -31,7 +33,7 @@ def receive_all(sqs, rq, suffix=None, **kwargs):
 
 
 def counts(sqs, rq):
-    attrs = sqs.get_queue_attributes(QueueUrl=rq.url(), AttributeNames=["All"])["Attributes"]
+    attrs = sqs.get_queue_attributes(QueueUrl=queue_url(rq), AttributeNames=["All"])["Attributes"]
     return {
         "visible": int(attrs["ApproximateNumberOfMessages"]),
         "delayed": int(attrs["ApproximateNumberOfMessagesDelayed"]),
@@ -61,12 +63,16 @@ def test_send_to_a_suffixed_queue(sqs):
     assert receive_all(sqs, rq) == []
 
 
-def test_send_to_an_undeclared_suffix_warns_and_sends(sqs):
-    rq = register("mail")
-    with pytest.warns(UserWarning, match="not declared"):
-        send("mail", body="x", suffix="adhoc")
-    with pytest.warns(UserWarning):
-        assert [b for _, b, _ in receive_all(sqs, rq, "adhoc")] == ["x"]
+def test_send_to_an_undeclared_suffix_is_an_error_and_creates_nothing(sqs):
+    register("mail")
+    for call in (
+        lambda: send("mail", body="x", suffix="adhoc"),
+        lambda: send_many("mail", ["x"], suffix="adhoc"),
+        lambda: send_on_commit("mail", body="x", suffix="adhoc"),
+    ):
+        with pytest.raises(UnknownSuffix, match="Suffix 'adhoc' is not declared for queue 'mail'"):
+            call()
+    assert sqs.list_queues().get("QueueUrls", []) == []
 
 
 def test_unknown_queue_is_an_error_for_every_way_of_sending():
@@ -241,8 +247,8 @@ def test_send_many_gives_up_on_server_failures_after_retries(sqs, monkeypatch):
 def test_fifo_queue_is_created_with_content_based_deduplication(sqs):
     rq = register("orders.fifo")
     send("orders.fifo", body="x", group_id="customer-1")
-    attrs = sqs.get_queue_attributes(QueueUrl=rq.url(), AttributeNames=["All"])["Attributes"]
-    assert rq.url().endswith("/t__orders.fifo")
+    attrs = sqs.get_queue_attributes(QueueUrl=queue_url(rq), AttributeNames=["All"])["Attributes"]
+    assert queue_url(rq).endswith("/t__orders.fifo")
     assert attrs["FifoQueue"] == "true"
     assert attrs["ContentBasedDeduplication"] == "true"
 
@@ -273,7 +279,7 @@ def test_fifo_default_is_content_based_deduplication(sqs):
 
 
 def counts_fifo(sqs, rq):
-    attrs = sqs.get_queue_attributes(QueueUrl=rq.url(), AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])
+    attrs = sqs.get_queue_attributes(QueueUrl=queue_url(rq), AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])
     a = attrs["Attributes"]
     return int(a["ApproximateNumberOfMessages"]) + int(a["ApproximateNumberOfMessagesNotVisible"])
 
@@ -412,7 +418,7 @@ def test_proxy_send_on_commit_with_options(sqs):
     with transaction.atomic():
         proxy.send_on_commit(body="later", suffix="eu", delay_seconds=900)
     assert counts(sqs, proxy.registered_queue) == {"visible": 0, "delayed": 0}
-    url = proxy.registered_queue.url("eu")
+    url = queue_url(proxy.registered_queue, "eu")
     attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesDelayed"])
     assert attrs["Attributes"]["ApproximateNumberOfMessagesDelayed"] == "1"
 

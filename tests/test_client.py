@@ -248,3 +248,15 @@ def test_sending_to_an_unreachable_endpoint_is_a_wrapped_transient_error(setting
     with pytest.raises(SQSRequestError) as excinfo:
         send("mail", body="x")
     assert excinfo.value.transient is True
+
+
+def test_missing_credentials_say_so(server, settings, monkeypatch):
+    # Not "cannot reach SQS": nothing was sent, the credentials are what is missing.
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance-metadata lookup
+    client_module.reset()
+    register("mail")
+    with pytest.raises(SQSRequestError, match="no AWS credentials found") as excinfo:
+        send("mail", body="x")
+    assert excinfo.value.code == "NoCredentialsError" and excinfo.value.transient is False

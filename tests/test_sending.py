@@ -7,6 +7,7 @@ import django_sqs.sending
 from django_sqs import register, send, send_many, send_on_commit
 from django_sqs.conf import MAX_MESSAGE_BYTES
 from django_sqs.exceptions import (
+    ConfigurationError,
     MessageEncodeError,
     MessageError,
     MessageTooLarge,
@@ -440,3 +441,43 @@ def test_send_on_commit_with_captured_callbacks(sqs, django_capture_on_commit_ca
         assert receive_all(sqs, rq) == []
     assert len(callbacks) == 1
     assert [b for _, b, _ in receive_all(sqs, rq)] == ["x"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_send_that_fails_after_commit_is_logged_with_its_body_and_spares_the_other_callbacks(server, settings, caplog):
+    # The queue's URL points at a queue that does not exist: SendMessage fails after the commit.
+    settings.SQS_QUEUE_URLS = {"t__gone": server.url + "/123456789012/t__gone"}
+    register("gone", message_class=JSONMessage)
+    ran = []
+    with caplog.at_level("ERROR", logger="django_sqs"):
+        with transaction.atomic():  # leaving it must not raise: the data is committed
+            send_on_commit("gone", body={"order": 42})
+            transaction.on_commit(lambda: ran.append("next callback"))
+    assert ran == ["next callback"]
+    (record,) = [r for r in caplog.records if "send after commit failed" in r.getMessage()]
+    assert "queue=gone" in record.getMessage()
+    assert 'body={"order":42}' in record.getMessage()  # enough to replay it
+    assert record.exc_info and isinstance(record.exc_info[1], SQSRequestError)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_send_on_commit_outside_a_transaction_raises_to_the_caller(server, settings):
+    settings.SQS_QUEUE_URLS = {"t__gone": server.url + "/123456789012/t__gone"}
+    register("gone")
+    with pytest.raises(SQSRequestError):
+        send_on_commit("gone", body="x")
+
+
+def test_sending_refuses_the_prefix_the_system_check_refuses(sqs, settings):
+    # E002: an empty prefix under DEBUG. A shell must not send to a queue no worker reads.
+    register("mail")
+    settings.DEBUG = True
+    settings.SQS_QUEUE_PREFIX = ""
+    for call in (
+        lambda: send("mail", body="x"),
+        lambda: send_many("mail", ["x"]),
+        lambda: send_on_commit("mail", body="x"),
+    ):
+        with pytest.raises(ConfigurationError, match=r"SQS_QUEUE_PREFIX is empty while DEBUG is True.*django_sqs.E002"):
+            call()
+    assert sqs.list_queues().get("QueueUrls", []) == []

@@ -147,11 +147,13 @@ class Redrive:
                     MessageSystemAttributeNames=["All"],
                     MessageAttributeNames=["All"],
                 ).get("Messages", [])
+            if not records:  # the dead-letter queue has nothing left to give
+                break
             # Sent earlier in this run but its delete failed: delete it, don't send it again.
             again = [r for r in records if r["MessageId"] in self._sent]
+            # Refused earlier: left where it is (hidden for REDRIVE_VISIBILITY_TIMEOUT by this
+            # receive). A round of only such messages is not the end: others may be behind them.
             fresh = [r for r in records if r["MessageId"] not in self._sent | self._refused]
-            if not again and not fresh:  # empty, or only messages SQS refused already
-                break
             sent = self._send(target_url, fresh)
             self._delete(source_url, sent + again)
         return self

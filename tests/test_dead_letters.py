@@ -2,6 +2,7 @@
 real local SQS server."""
 
 import io
+import json
 import time
 
 import botocore.exceptions
@@ -134,6 +135,34 @@ def test_redrive_warns_about_a_shared_dead_letter_queue(server):
     err = io.StringIO()
     call_command("sqs_redrive", "a", stdout=io.StringIO(), stderr=err)
     assert "also the dead-letter queue of b" in err.getvalue()
+
+
+def test_redrive_goes_on_after_a_round_of_only_refused_messages(server, doomed, monkeypatch):
+    # SQS refuses the first 10 messages; they come back visible before the other 5, so one
+    # round receives only messages refused already. That is not the end of the queue.
+    monkeypatch.setattr(dead_letters, "REDRIVE_VISIBILITY_TIMEOUT", 3)
+    send_many("doomed_dlq", [{"n": i} for i in range(15)])
+    client = get_client()
+    original = client.send_message_batch
+    calls = []
+
+    def refuse_first_batch(**kwargs):
+        calls.append(kwargs)
+        if len(calls) == 1:
+            time.sleep(3.2)  # until the refused ones are visible again, in front of the others
+            return {"Successful": [], "Failed": [
+                {"Id": e["Id"], "Code": "InvalidParameterValue", "Message": "refused", "SenderFault": True}
+                for e in kwargs["Entries"]
+            ]}
+        return original(**kwargs)
+
+    monkeypatch.setattr(client, "send_message_batch", refuse_first_batch)
+    with pytest.raises(CommandError, match=r"SQS refused 10 message\(s\)"):
+        call_command("sqs_redrive", "doomed", stdout=(out := io.StringIO()), stderr=io.StringIO())
+    assert "Moved 5 messages" in out.getvalue()
+    assert sorted(json.loads(b)["n"] for b in bodies("t__doomed")) == list(range(10, 15))
+    time.sleep(3.2)
+    assert counts("t__doomed_dlq") == (10, 0)  # the refused ones stay, nothing is lost
 
 
 # -- interrupted redrives lose nothing ---------------------------------------------------------

@@ -1,7 +1,7 @@
 """A local SQS-compatible server for development, tests, the demo and the benchmarks.
 
-It is moto's server (``pip install 'django-sqs[local]'``) bound to 127.0.0.1, on a free
-port unless one is given, counting the requests it serves by SQS action::
+It is moto's server (the ``local`` extra: ``pip install './CHECKOUT[local]'``) bound to
+127.0.0.1, on a free port unless one is given, counting the requests it serves by SQS action::
 
     python -m django_sqs.localserver              # prints: SQS_ENDPOINT_URL=http://127.0.0.1:PORT
 

@@ -128,6 +128,12 @@ def test_redrive_refuses_what_it_cannot_do(server, doomed):
     assert set(server.counts()) == {"GetQueueUrl"}  # nothing created
 
 
+def test_redrive_to_an_undeclared_suffix_is_a_usage_error(server, doomed):
+    with pytest.raises(CommandError, match="Suffix 'us' is not declared for queue 'doomed'"):
+        call_command("sqs_redrive", "doomed", "--suffix", "us")
+    assert set(server.counts()) == set()  # refused before any request
+
+
 def test_redrive_warns_about_a_shared_dead_letter_queue(server):
     register("a", dead_letter_queue="shared_dlq")
     register("b", dead_letter_queue="shared_dlq")

@@ -30,7 +30,10 @@ def ensure_venv() -> None:
         venv.create(VENV, with_pip=True)
     pip = [str(PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     subprocess.run([*pip, "--upgrade", "pip"], check=True)
-    print("installing django-sqs with its test extra", flush=True)
+    # The distribution was called django-sqs before (a name PyPI gives to another project):
+    # an old .venv would keep both installed over the same package.
+    subprocess.run([str(PYTHON), "-m", "pip", "uninstall", "--quiet", "--yes", "django-sqs"], check=False, capture_output=True)
+    print("installing django-sqs-worker with its test extra", flush=True)
     subprocess.run([*pip, "-e", f"{ROOT}[test]"], check=True)
     STAMP.write_text(wanted)
 

@@ -298,11 +298,12 @@ class Bench:
     def case_send(self, run: int) -> None:
         """Requests per message: send() one by one and send_many(); boto3 the same."""
         from django_sqs import send, send_many
+        from django_sqs.provisioning import queue_url
         from django_sqs.registry import registry
 
         n_single, n_many = self.cfg.send_single, self.cfg.backlog
         ds_name, loop_name = PREFIX + "send", f"{PREFIX}loop_send"
-        registry.get("send").url()  # the one GetQueueUrl of this process, not in the figures
+        queue_url(registry.get("send"))  # the one GetQueueUrl of this process, not in the figures
         loop_url = self.url(loop_name)
         order = (DS, BASE) if run % 2 == 0 else (BASE, DS)
         for kind in order:

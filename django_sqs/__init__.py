@@ -9,12 +9,12 @@
     # python manage.py runreceiver        # consume
 """
 
-__version__ = "1.0.0.dev0"
-
-from .dead_letters import send_to_dead_letter_queue  # noqa: E402
-from .exceptions import RestartLater  # noqa: E402
-from .registry import ReceiverProxy, receiver, register  # noqa: E402
-from .sending import send, send_many, send_on_commit  # noqa: E402
+from .dead_letters import send_to_dead_letter_queue
+from .exceptions import RestartLater
+from .proxy import ReceiverProxy, receiver
+from .registry import register
+from .sending import send, send_many, send_on_commit
+from .version import __version__
 
 __all__ = [
     "RestartLater",

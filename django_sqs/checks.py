@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from django.conf import settings as django_settings
 from django.core.checks import Error, Tags, register
 
 from . import naming
-from .conf import MAX_POLL_PERIOD, MAX_VISIBILITY_TIMEOUT, settings
+from .conf import MAX_POLL_PERIOD, MAX_VISIBILITY_TIMEOUT, is_module_list, settings
+from .registry import describe_clash, registry
 
 
 def _is_int(value) -> bool:
@@ -16,28 +16,10 @@ def _is_int(value) -> bool:
 @register(Tags.compatibility)
 def check_settings(app_configs=None, **kwargs) -> list:
     errors = []
-    prefix = settings.SQS_QUEUE_PREFIX
-    if not isinstance(prefix, str):
-        errors.append(Error(
-            f"SQS_QUEUE_PREFIX must be a string, not {type(prefix).__name__}.",
-            hint='Set SQS_QUEUE_PREFIX = "myproject_dev" (letters, digits, - and _).',
-            id="django_sqs.E001",
-        ))
-    elif not prefix and django_settings.DEBUG:
-        errors.append(Error(
-            "SQS_QUEUE_PREFIX is empty while DEBUG is True.",
-            hint="Development machines share AWS accounts: set SQS_QUEUE_PREFIX to something "
-            'personal (for example f"dev_{getpass.getuser()}") so queues do not collide with production.',
-            id="django_sqs.E002",
-        ))
-    elif prefix and (naming.part_problem(prefix) or naming.name_problem(prefix)):
-        # part_problem: a prefix ending in '.fifo' is still refused (it is not at the end).
-        errors.append(Error(
-            f"SQS_QUEUE_PREFIX {prefix!r} is not valid in a queue name: "
-            f"{naming.part_problem(prefix) or naming.name_problem(prefix)}.",
-            hint="Use only letters, digits, '-' and '_'.",
-            id="django_sqs.E003",
-        ))
+    problem = naming.prefix_problem(settings.SQS_QUEUE_PREFIX, settings.DEBUG)
+    if problem:
+        check_id, message, hint = problem
+        errors.append(Error(message, hint=hint, id=check_id))
 
     poll = settings.SQS_POLL_PERIOD
     if not _is_int(poll) or not 0 <= poll <= MAX_POLL_PERIOD:
@@ -95,14 +77,20 @@ def check_settings(app_configs=None, **kwargs) -> list:
             id="django_sqs.E010",
         ))
 
+    modules = settings.SQS_RECEIVER_MODULES
+    if not is_module_list(modules):
+        errors.append(Error(
+            f"SQS_RECEIVER_MODULES must be a list of module names (identifiers), not {modules!r}.",
+            hint='SQS_RECEIVER_MODULES = ["receivers", "tasks"] imports receivers.py and tasks.py of every installed app.',
+            id="django_sqs.E021",
+        ))
+
     if not errors:
         errors += _check_queue_names()
     return errors
 
 
 def _check_queue_names() -> list:
-    from .registry import registry
-
     errors = []
     for rq in registry:
         vt = rq.get_visibility_timeout()
@@ -124,5 +112,13 @@ def _check_queue_names() -> list:
                     obj=rq.name,
                     id="django_sqs.E011",
                 ))
+    for sqs_name, owners in registry.clashes():
+        errors.append(Error(
+            describe_clash(sqs_name, owners),
+            hint="Each SQS queue has one registration: one queue feeding two receivers would hand each "
+            "message to whichever worker receives it first.",
+            obj=sqs_name,
+            id="django_sqs.E020",
+        ))
     return errors
 

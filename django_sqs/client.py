@@ -1,8 +1,11 @@
 """The one place boto3 is configured: session, client, retries and error wrapping.
 
-A client is created lazily, once per process and thread, from settings; it is
-dropped when a setting changes (``override_settings``) and re-created after a fork,
-because a boto3 client (its connection pool) must never be shared across processes.
+One client per process, shared by its threads: boto3 clients are thread-safe once built
+(sessions are not, so the client is built under a lock). Each client costs about 15 MB and
+a credential lookup, which a threaded web server or worker would otherwise pay per thread.
+It is created lazily from settings, dropped when a setting changes (``override_settings``)
+and re-created after a fork, because a client's connection pool must never be shared
+across processes.
 """
 
 from __future__ import annotations
@@ -17,10 +20,14 @@ import botocore.config
 import botocore.exceptions
 from django.core.signals import setting_changed
 
-from . import __version__
 from .conf import MAX_POLL_PERIOD, SETTING_NAMES, settings
+from .exceptions import SQSRequestError
+from .version import __version__
 
-_generation = 0  # bumped when a setting changes; clients of older generations are dropped
+_lock = threading.Lock()
+_client = None
+_client_key: tuple[int, int] | None = None  # (pid, generation) the client was built for
+_generation = 0  # bumped when a setting changes; a client of an older generation is dropped
 
 #: AWS error codes after which trying again later may work.
 TRANSIENT_CODES = {
@@ -68,37 +75,49 @@ def _region(session: boto3.session.Session) -> str:
     return settings.SQS_REGION or session.region_name or "us-east-1"
 
 
-_lock = threading.Lock()
-_current: tuple[tuple[int, int], object] | None = None
-
-
 def get_client():
     """The SQS client of this process, shared by its threads (created on first use)."""
-    global _current
+    global _client, _client_key
     key = (os.getpid(), _generation)
-    current = _current
-    if current is not None and current[0] == key:
-        return current[1]
+    client = _client
+    if _client_key == key and client is not None:
+        return client
     with _lock:
-        if _current is None or _current[0] != key:
+        if _client_key != key or _client is None:
             session = make_session()
-            client = session.client(
+            _client = session.client(
                 "sqs",
                 region_name=_region(session),
                 endpoint_url=settings.SQS_ENDPOINT_URL or None,
                 config=client_config(),
             )
-            _current = (key, client)
-        return _current[1]
+            _client_key = key
+        return _client
+
+
+def generation() -> int:
+    """Changes whenever the client is reset: caches derived from settings (queue URLs)
+    compare it to know they are stale, so this module needs to know nothing about them."""
+    return _generation
 
 
 def reset() -> None:
-    """Forget every client and everything derived from settings (also the URL cache)."""
-    global _generation
-    _generation += 1
-    from . import queue_urls
+    """Forget the client and everything derived from settings (``generation()`` changes)."""
+    global _generation, _client, _client_key
+    with _lock:
+        _generation += 1
+        _client, _client_key = None, None
 
-    queue_urls.clear_cache()
+
+def _after_fork_in_child() -> None:
+    # Another thread may have held the lock at the moment of the fork: the child gets a
+    # fresh one, and no client (its sockets belong to the parent).
+    global _lock, _client, _client_key
+    _lock = threading.Lock()
+    _client, _client_key = None, None
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _on_setting_changed(*, setting: str, **kwargs) -> None:
@@ -133,13 +152,22 @@ def is_transient(exc: BaseException) -> bool:
 @contextlib.contextmanager
 def wrap_errors(action: str, queue: str) -> Iterator[None]:
     """Turn boto errors into ``SQSRequestError`` naming the action and the queue."""
-    from .exceptions import SQSRequestError
-
     try:
         yield
+    except botocore.exceptions.NoCredentialsError as exc:
+        # Not an SQS problem: nothing was sent. Say what is missing and where it is looked for.
+        raise SQSRequestError(
+            f"{action} on queue {queue!r} failed: no AWS credentials found. Set AWS_ACCESS_KEY_ID "
+            "and AWS_SECRET_ACCESS_KEY (environment or settings), a profile (AWS_PROFILE) or an "
+            "instance/task role.",
+            code=error_code(exc),
+            transient=False,
+            action=action,
+        ) from exc
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
         raise SQSRequestError(
             f"{action} on queue {queue!r} failed: {exc}",
             code=error_code(exc),
             transient=is_transient(exc),
+            action=action,
         ) from exc

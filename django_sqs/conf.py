@@ -31,6 +31,7 @@ SETTING_NAMES = (
     "SQS_CREATE_QUEUES",
     "SQS_EAGER",
     "SQS_STATUS_PUBLIC",
+    "SQS_RECEIVER_MODULES",
 )
 
 
@@ -39,6 +40,15 @@ class Settings:
 
     def _get(self, name: str, default: Any) -> Any:
         return getattr(django_settings, name, default)
+
+    @property
+    def DEBUG(self) -> bool:
+        """Django's own setting: the prefix rule (E002) depends on it."""
+        return self._get("DEBUG", False)
+
+    @property
+    def SQS_RECEIVER_MODULES(self) -> list[str]:
+        return self._get("SQS_RECEIVER_MODULES", ["receivers"])
 
     @property
     def SQS_QUEUE_PREFIX(self) -> str:
@@ -90,3 +100,15 @@ class Settings:
 
 
 settings = Settings()
+
+
+def is_module_list(value: Any) -> bool:
+    """What ``SQS_RECEIVER_MODULES`` must be: a list (or tuple) of module names."""
+    return isinstance(value, (list, tuple)) and all(isinstance(m, str) and m.isidentifier() for m in value)
+
+
+def receiver_modules() -> list[str]:
+    """The module names imported from each app; the default when the setting is invalid
+    (the system check E021 reports it: discovery runs before the checks)."""
+    modules = settings.SQS_RECEIVER_MODULES
+    return list(modules) if is_module_list(modules) else ["receivers"]

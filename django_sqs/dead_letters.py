@@ -38,16 +38,6 @@ def queue_of(full_name: str) -> tuple[RegisteredQueue, str | None]:
         for suffix in (None, *rq.suffixes):
             if naming.build_full_name(prefix, rq.name, suffix) == full_name:
                 return rq, suffix
-    # A suffix the queue did not declare (served anyway, with a warning).
-    fifo = naming.is_fifo(full_name)
-    stem = full_name.removesuffix(naming.FIFO_ENDING) if fifo else full_name
-    for rq in registry:
-        base = naming.build_full_name(prefix, rq.name)
-        if rq.fifo != fifo:
-            continue
-        base_stem = base.removesuffix(naming.FIFO_ENDING) if fifo else base
-        if stem.startswith(base_stem + naming.SEPARATOR):
-            return rq, stem[len(base_stem) + len(naming.SEPARATOR):]
     raise UnknownQueue(f"No registered queue has the SQS name {full_name!r}.")
 
 
@@ -157,11 +147,13 @@ class Redrive:
                     MessageSystemAttributeNames=["All"],
                     MessageAttributeNames=["All"],
                 ).get("Messages", [])
+            if not records:  # the dead-letter queue has nothing left to give
+                break
             # Sent earlier in this run but its delete failed: delete it, don't send it again.
             again = [r for r in records if r["MessageId"] in self._sent]
+            # Refused earlier: left where it is (hidden for REDRIVE_VISIBILITY_TIMEOUT by this
+            # receive). A round of only such messages is not the end: others may be behind them.
             fresh = [r for r in records if r["MessageId"] not in self._sent | self._refused]
-            if not again and not fresh:  # empty, or only messages SQS refused already
-                break
             sent = self._send(target_url, fresh)
             self._delete(source_url, sent + again)
         return self

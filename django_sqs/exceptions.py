@@ -24,6 +24,10 @@ class UnknownQueue(SQSError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class UnknownSuffix(ConfigurationError, ValueError):
+    """A suffix the queue did not declare (``suffixes=``): nobody would serve that queue."""
+
+
 class QueueDoesNotExist(SQSError):
     """The queue is not in SQS and ``SQS_CREATE_QUEUES`` is off."""
 
@@ -61,13 +65,15 @@ class SQSRequestError(SQSError):
     """A request to SQS failed after botocore's retries (wraps ClientError/BotoCoreError).
 
     ``code`` is the AWS error code when SQS answered, else the exception class name;
-    ``transient`` tells whether trying again later may succeed (network, throttling, 5xx).
+    ``transient`` tells whether trying again later may succeed (network, throttling, 5xx);
+    ``action`` is the SQS action that failed (``"SendMessage"``).
     """
 
-    def __init__(self, message: str, *, code: str = "", transient: bool = False):
+    def __init__(self, message: str, *, code: str = "", transient: bool = False, action: str = ""):
         super().__init__(message)
         self.code = code
         self.transient = transient
+        self.action = action
 
 
 class RestartLater(Exception):

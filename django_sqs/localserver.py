@@ -1,9 +1,14 @@
 """A local SQS-compatible server for development, tests, the demo and the benchmarks.
 
-It is moto's server (``pip install 'django-sqs[local]'``) bound to 127.0.0.1, on a free
-port unless one is given, counting the requests it serves by SQS action::
+It is moto's server (the ``local`` extra: ``pip install './CHECKOUT[local]'``) bound to
+127.0.0.1, on a free port unless one is given, counting the requests it serves by SQS action::
 
     python -m django_sqs.localserver              # prints: SQS_ENDPOINT_URL=http://127.0.0.1:PORT
+
+It runs until SIGTERM or SIGINT, also in the background (``&``), under systemd or in a
+container without a terminal: standard input is not watched unless ``--exit-with-stdin``
+is given (what ``LocalSQSServer`` passes, so the server ends with the process that
+started it, even if that one is killed).
 
 From Python, ``LocalSQSServer`` runs it in a child process (its own state, its own
 port) and stops it again::
@@ -61,8 +66,9 @@ def _query_action(query: str) -> str:
     return (parse_qs(query).get("Action") or [""])[0]
 
 
-def serve(host: str = "127.0.0.1", port: int = 0, verbose: bool = False) -> None:
-    """Run moto's server in this process until SIGTERM/SIGINT or standard input closes."""
+def serve(host: str = "127.0.0.1", port: int = 0, verbose: bool = False, exit_with_stdin: bool = False) -> None:
+    """Run moto's server in this process until SIGTERM/SIGINT (or, with
+    ``exit_with_stdin``, until standard input closes)."""
     from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
@@ -74,13 +80,13 @@ def serve(host: str = "127.0.0.1", port: int = 0, verbose: bool = False) -> None
     app = CountingMiddleware(DomainDispatcherApplication(create_backend_app))
     server = make_server(host, port, app, threaded=True, request_handler=RequestHandler)
     url = f"http://{host}:{server.server_address[1]}"
-    # Stop when our parent goes away (it closes our stdin) as well as on signals.
     def stop(*_):
         threading.Thread(target=server.shutdown, daemon=True).start()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    if not sys.stdin.isatty():
+    if exit_with_stdin:
+        # The parent holds the other end of our stdin: when it goes away, so do we.
         threading.Thread(target=lambda: (sys.stdin.read(), stop()), daemon=True).start()
     sys.stdout.write(f"SQS_ENDPOINT_URL={url}\n")
     sys.stdout.flush()
@@ -104,7 +110,7 @@ class LocalSQSServer:
     def start(self, timeout: float = 30) -> LocalSQSServer:
         env = {**os.environ, **(self.env or {}), "PYTHONUNBUFFERED": "1"}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", self.module, "--port", str(self.port), *self.args],
+            [sys.executable, "-m", self.module, "--port", str(self.port), "--exit-with-stdin", *self.args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
@@ -156,8 +162,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port (default 0: a free one)")
     parser.add_argument("--verbose", action="store_true", help="log every request")
+    parser.add_argument(
+        "--exit-with-stdin", action="store_true",
+        help="also stop when standard input closes (for a parent process that starts the server)",
+    )
     options = parser.parse_args(argv)
-    serve(options.host, options.port, options.verbose)
+    serve(options.host, options.port, options.verbose, options.exit_with_stdin)
 
 
 if __name__ == "__main__":

@@ -143,8 +143,20 @@ class ModelInstanceMessage(Message):
 
     ``ModelInstanceMessage(instance=obj)``; the receiver calls ``get_instance()`` and gets
     the row as it is in the database now (fetched on first call).
+
+    Trust boundary: whoever may send to the queue chooses which row of which model the
+    receiver loads. Limit it to the models the queue expects, on a subclass::
+
+        class OrderMessage(ModelInstanceMessage):
+            allowed_models = ("shop.Order",)      # labels or model classes
+
+    or in the receiver, ``message.get_instance(models=[Order])``. A message naming any
+    other model is a bad message (``BadMessage``: logged, handled by ``delete_on_error``),
+    and sending one raises ``MessageEncodeError``.
     """
 
+    #: Models this message may name ("app_label.ModelName" or model classes); empty: any.
+    allowed_models: tuple = ()
     _instance: Any = None
 
     def __init__(self, instance: Any = None, body: Any = None):
@@ -159,6 +171,10 @@ class ModelInstanceMessage(Message):
                     f"ModelInstanceMessage needs a saved instance; this {type(instance).__name__} is not saved."
                 )
             meta = instance._meta
+            if not _allows(self.allowed_models, meta.label_lower):
+                raise MessageEncodeError(
+                    f"{type(self).__name__} carries {_labels(self.allowed_models)} only, not {meta.label}."
+                )
             body = {
                 "app_label": meta.app_label,
                 "model": meta.model_name,
@@ -179,13 +195,18 @@ class ModelInstanceMessage(Message):
         except (ValueError, KeyError, TypeError) as exc:
             raise BadMessage(f"body is not a model reference ({exc!r})") from exc
 
-    def get_instance(self) -> Any:
-        """The model instance, fetched fresh; ``BadMessage`` if the model or row is gone."""
+    def get_instance(self, models: Any = ()) -> Any:
+        """The model instance, fetched fresh; ``BadMessage`` if the model or row is gone, or
+        if the message names a model outside ``allowed_models`` or ``models``."""
         if self._instance is None:
             from django.apps import apps
             from django.core.exceptions import ValidationError
 
             ref = self.get_body()
+            label = f"{ref['app_label']}.{ref['model']}".lower()
+            for allowed in (self.allowed_models, models):
+                if not _allows(allowed, label):
+                    raise BadMessage(f"model {label} is not one this queue accepts ({_labels(allowed)})")
             try:
                 model = apps.get_model(ref["app_label"], ref["model"])
             except LookupError as exc:
@@ -197,3 +218,16 @@ class ModelInstanceMessage(Message):
             except (ValueError, TypeError, ValidationError) as exc:
                 raise BadMessage(f"{model._meta.label} pk {ref['pk']!r} is invalid ({exc})") from exc
         return self._instance
+
+
+def _label_of(model: Any) -> str:
+    """``"shop.order"`` for ``"shop.Order"`` or the model class ``Order``."""
+    return model.lower() if isinstance(model, str) else model._meta.label_lower
+
+
+def _allows(models: Any, label: str) -> bool:
+    return not models or label in {_label_of(m) for m in models}
+
+
+def _labels(models: Any) -> str:
+    return ", ".join(sorted(_label_of(m) for m in models))

@@ -73,6 +73,36 @@ def validate_part(kind: str, value: str) -> None:
         raise InvalidQueueName(f"Queue {kind} {value!r} is invalid: {problem}.")
 
 
+def prefix_problem(prefix: object, debug: bool) -> tuple[str, str, str] | None:
+    """``(check id, message, hint)`` when ``SQS_QUEUE_PREFIX`` cannot be used, else None.
+
+    The one rule for the prefix: ``manage.py check`` reports it and every name built at
+    run time (send, runreceiver, the operating commands) refuses it.
+    """
+    if not isinstance(prefix, str):
+        return (
+            "django_sqs.E001",
+            f"SQS_QUEUE_PREFIX must be a string, not {type(prefix).__name__}.",
+            'Set SQS_QUEUE_PREFIX = "myproject_dev" (letters, digits, - and _).',
+        )
+    if not prefix and debug:
+        return (
+            "django_sqs.E002",
+            "SQS_QUEUE_PREFIX is empty while DEBUG is True.",
+            "Development machines share AWS accounts: set SQS_QUEUE_PREFIX to something "
+            'personal (for example f"dev_{getpass.getuser()}") so queues do not collide with production.',
+        )
+    # part_problem: a prefix ending in '.fifo' is still refused (it is not at the end).
+    problem = prefix and (part_problem(prefix) or name_problem(prefix))
+    if problem:
+        return (
+            "django_sqs.E003",
+            f"SQS_QUEUE_PREFIX {prefix!r} is not valid in a queue name: {problem}.",
+            "Use only letters, digits, '-' and '_'.",
+        )
+    return None
+
+
 def validated_full_name(prefix: str, name: str, suffix: str | None = None) -> str:
     """``build_full_name`` that raises ``InvalidQueueName`` saying which name and why."""
     if suffix is not None:

@@ -22,6 +22,7 @@ from .client import NONEXISTENT_QUEUE_CODES, get_client, wrap_errors
 from .conf import settings
 from .exceptions import QueueDoesNotExist, SQSRequestError
 from .registered_queue import RegisteredQueue
+from .registry import registry
 
 #: The attributes ``create_or_update`` compares and sets.
 MANAGED_ATTRIBUTES = ("VisibilityTimeout", "RedrivePolicy", "FifoQueue", "ContentBasedDeduplication")
@@ -71,8 +72,6 @@ def queue_url(rq: RegisteredQueue, suffix: str | None = None) -> str:
 
 def dead_letter_queue(rq: RegisteredQueue) -> RegisteredQueue | None:
     """The registered dead-letter queue of ``rq``, or None."""
-    from .registry import registry
-
     return registry.get(rq.dead_letter_queue) if rq.dead_letter_queue else None
 
 

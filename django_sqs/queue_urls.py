@@ -9,13 +9,17 @@ import threading
 
 import botocore.exceptions
 
+from . import client
 from .client import NONEXISTENT_QUEUE_CODES, error_code, get_client, wrap_errors
 from .conf import settings
 
 logger = logging.getLogger("django_sqs")
 
 _cache: dict[str, str] = {}
-_cache_pid = os.getpid()
+# The process and client generation the cache was filled for: a forked child starts with
+# its own cache, and a client reset (a setting changed: another endpoint, another prefix)
+# empties it.
+_cache_key = (os.getpid(), client.generation())
 _lock = threading.Lock()
 
 
@@ -25,11 +29,19 @@ def clear_cache() -> None:
 
 
 def _cached(full_name: str) -> str | None:
-    global _cache_pid
-    if _cache_pid != os.getpid():  # a forked child starts with its own cache
-        _cache.clear()
-        _cache_pid = os.getpid()
+    global _cache_key
+    key = (os.getpid(), client.generation())
+    if _cache_key != key:
+        with _lock:
+            _cache.clear()
+            _cache_key = key
     return _cache.get(full_name)
+
+
+def _store(full_name: str, url: str) -> None:
+    _cached(full_name)  # a cache of an older process or generation is emptied first
+    with _lock:
+        _cache[full_name] = url
 
 
 def lookup(full_name: str) -> str | None:
@@ -47,8 +59,7 @@ def lookup(full_name: str) -> str | None:
             if error_code(exc) in NONEXISTENT_QUEUE_CODES:
                 return None
             raise
-    with _lock:
-        _cache[full_name] = url
+    _store(full_name, url)
     return url
 
 
@@ -57,6 +68,5 @@ def create(full_name: str, attributes: dict[str, str]) -> str:
     with wrap_errors("CreateQueue", full_name):
         url = get_client().create_queue(QueueName=full_name, Attributes=attributes)["QueueUrl"]
     logger.info("created queue=%s", full_name)
-    with _lock:
-        _cache[full_name] = url
+    _store(full_name, url)
     return url

@@ -1,16 +1,20 @@
-"""``RegisteredQueue``: one declared queue, its receiver and its options."""
+"""``RegisteredQueue``: one declared queue, its receiver and its options.
+
+A declaration only: it knows its names and attributes, and nothing about SQS. Sending
+(``sending.send_message(rq, ...)``) and provisioning (``provisioning.queue_url(rq, suffix)``)
+act on it from the layers above.
+"""
 
 from __future__ import annotations
 
 import inspect
 import json
-import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from . import naming
 from .conf import MAX_VISIBILITY_TIMEOUT, settings
-from .exceptions import ConfigurationError, InvalidQueueName
+from .exceptions import ConfigurationError, InvalidQueueName, UnknownSuffix
 from .message import Message
 
 
@@ -111,14 +115,26 @@ class RegisteredQueue:
         return naming.is_fifo(self.name)
 
     def full_name(self, suffix: str | None = None) -> str:
-        """The SQS name: prefix, name and suffix joined by ``__`` (``.fifo`` kept last)."""
-        if suffix and suffix not in self.suffixes:
-            warnings.warn(
-                f"Suffix {suffix!r} is not declared for queue {self.name!r} "
-                f"(declared: {', '.join(self.suffixes) or 'none'}).",
-                UserWarning,
-                stacklevel=3,
-            )
+        """The SQS name: prefix, name and suffix joined by ``__`` (``.fifo`` kept last).
+
+        Every name used at run time comes from here, so the rules hold everywhere (send,
+        runreceiver, the operating commands): a prefix the system check refuses
+        (E001–E003) raises ``ConfigurationError``, an invalid name or suffix
+        ``InvalidQueueName``, and a suffix the queue did not declare ``UnknownSuffix``
+        (a queue nobody serves would be created otherwise).
+        """
+        problem = naming.prefix_problem(settings.SQS_QUEUE_PREFIX, settings.DEBUG)
+        if problem:
+            check_id, message, hint = problem
+            raise ConfigurationError(f"{message} {hint} ({check_id})")
+        if suffix:
+            naming.validate_part("suffix", suffix)
+            if suffix not in self.suffixes:
+                raise UnknownSuffix(
+                    f"Suffix {suffix!r} is not declared for queue {self.name!r} "
+                    f"(declared: {', '.join(self.suffixes) or 'none'}). Add it to the registration: "
+                    f"suffixes=({', '.join(repr(s) for s in (*self.suffixes, suffix))},)."
+                )
         return naming.validated_full_name(settings.SQS_QUEUE_PREFIX, self.name, suffix or None)
 
     def full_names(self) -> list[tuple[str | None, str]]:
@@ -149,23 +165,6 @@ class RegisteredQueue:
                 separators=(",", ":"),
             )
         return attrs
-
-    def url(self, suffix: str | None = None) -> str:
-        """The queue URL (resolved once per process; created if allowed)."""
-        from . import provisioning
-
-        return provisioning.queue_url(self, suffix)
-
-    # -- sending ----------------------------------------------------------------------
-    def send(self, message: Message | None = None, suffix: str | None = None, **kwargs: Any) -> str:
-        from .sending import send_message
-
-        return send_message(self, message, suffix=suffix, **kwargs)
-
-    def send_many(self, messages: Iterable[Any], suffix: str | None = None, **kwargs: Any) -> list[str]:
-        from .sending import send_messages
-
-        return send_messages(self, messages, suffix=suffix, **kwargs)
 
     def __repr__(self) -> str:
         return f"<RegisteredQueue {self.name!r}>"

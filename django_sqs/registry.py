@@ -1,8 +1,8 @@
-"""The registry of queues, the ``receiver`` decorator, ``register`` and the receiver proxy."""
+"""The registry of queues and ``register``. The ``receiver`` decorator and the proxy it
+returns (which sends) are in ``proxy``, a layer above sending."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -27,13 +27,33 @@ class Registry:
                 rq.suffixes = tuple(dict.fromkeys((*rq.suffixes, *existing.suffixes)))
             else:
                 raise ConfigurationError(
-                    f"Queue {rq.name!r} is already registered (receiver {_label(existing.receiver)}); "
-                    f"cannot register {_label(rq.receiver)} for it too."
+                    f"Queue {rq.name!r} is already registered (receiver {label(existing.receiver)}); "
+                    f"cannot register {label(rq.receiver)} for it too."
                 )
+        before, clashing = dict(self._registry), dict(self.clashes())
+        links = {q.name: (q.suffixes, q.dead_letter_queue_of) for q in before.values()}
         self._registry[rq.name] = rq
         if rq.dead_letter_queue:
             self._link_dead_letter_queue(rq)
+        new = [(name, labels) for name, labels in self.clashes() if name not in clashing]
+        if new:
+            # Undo: the dead-letter link may have changed another queue's suffixes too.
+            self._registry = before
+            for q in before.values():
+                q.suffixes, q.dead_letter_queue_of = links[q.name]
+            raise ConfigurationError(describe_clash(*new[0]))
         return rq
+
+    def clashes(self) -> list[tuple[str, list[str]]]:
+        """``(SQS name, [registered names])`` for each SQS queue that two registrations map
+        to (``"reports"`` with suffix ``"daily"`` and ``"reports__daily"``): one queue
+        would feed two receivers. Compared without the prefix, which all names share."""
+        owners: dict[str, list[str]] = {}
+        for rq in self._registry.values():
+            for suffix in (None, *rq.suffixes):
+                owner = rq.name if suffix is None else f"{rq.name} (suffix {suffix!r})"
+                owners.setdefault(naming.build_full_name("", rq.name, suffix), []).append(owner)
+        return [(name, labels) for name, labels in sorted(owners.items()) if len(labels) > 1]
 
     def _link_dead_letter_queue(self, rq: RegisteredQueue) -> None:
         dlq = self._registry.get(rq.dead_letter_queue)
@@ -73,14 +93,21 @@ class Registry:
 registry = Registry()
 
 
-def _label(fn: Callable | None) -> str:
+def describe_clash(sqs_name: str, labels: list[str]) -> str:
+    return (
+        f"{' and '.join(labels)} map to the same SQS queue {sqs_name!r} (after the prefix): "
+        "rename one of them or drop the suffix."
+    )
+
+
+def label(fn: Callable | None) -> str:
     return "none" if fn is None else f"{fn.__module__}.{fn.__qualname__}"
 
 
 def _same_receiver(a: RegisteredQueue, b: RegisteredQueue) -> bool:
     # The same function registered again (a module imported twice) is not a conflict,
     # nor is declaring a send-only queue twice.
-    return _label(a.receiver) == _label(b.receiver)
+    return label(a.receiver) == label(b.receiver)
 
 
 def register(
@@ -110,61 +137,3 @@ def register(
         max_receive_count=max_receive_count,
     )
     return registry.add(rq)
-
-
-class ReceiverProxy:
-    """What ``@receiver`` returns: call it to send; ``.direct`` is the function itself."""
-
-    def __init__(self, fn: Callable[[Message], Any], registered_queue: RegisteredQueue):
-        self.direct = fn
-        self.registered_queue = registered_queue
-        functools.update_wrapper(self, fn)
-
-    def __call__(self, message: Message | None = None, suffix: str | None = None, **kwargs: Any) -> str:
-        """Send a message to the queue; returns the SQS message id."""
-        return self.registered_queue.send(message, suffix=suffix, **kwargs)
-
-    def send_many(self, messages: Iterable[Any], suffix: str | None = None, **kwargs: Any) -> list[str]:
-        return self.registered_queue.send_many(messages, suffix=suffix, **kwargs)
-
-    def send_on_commit(self, message: Message | None = None, suffix: str | None = None, using: str | None = None, **kwargs: Any) -> None:
-        from .sending import send_on_commit
-
-        send_on_commit(self.registered_queue.name, message, suffix=suffix, using=using, **kwargs)
-
-    def __repr__(self) -> str:
-        return f"<receiver {self.registered_queue.name!r} → {_label(self.direct)}>"
-
-
-def receiver(
-    queue_name: str | Callable | None = None,
-    visibility_timeout: int | None = None,
-    message_class: type[Message] | None = None,
-    delete_on_start: bool = False,
-    close_database: bool = False,
-    suffixes: Iterable[str] = (),
-    *,
-    delete_on_error: bool | None = None,
-    dead_letter_queue: str | None = None,
-    max_receive_count: int | None = None,
-):
-    """Decorator: make the function the receiver of a queue. Works bare (``@receiver``)."""
-    if callable(queue_name):  # used bare: @receiver
-        return receiver()(queue_name)
-
-    def decorate(fn: Callable[[Message], Any]) -> ReceiverProxy:
-        rq = register(
-            queue_name or naming.default_queue_name(fn),
-            fn,
-            visibility_timeout=visibility_timeout,
-            message_class=message_class,
-            delete_on_start=delete_on_start,
-            close_database=close_database,
-            suffixes=suffixes,
-            delete_on_error=delete_on_error,
-            dead_letter_queue=dead_letter_queue,
-            max_receive_count=max_receive_count,
-        )
-        return ReceiverProxy(fn, rq)
-
-    return decorate

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import fnmatch
 
+from django.apps import apps
 from django.core.management.base import CommandError
+from django.utils.module_loading import module_has_submodule
 
+from .conf import receiver_modules
 from .registered_queue import RegisteredQueue
 from .registry import registry
 
@@ -19,7 +22,7 @@ def select_queues(patterns: list[str], *, receivers_only: bool = False, keep_ord
     candidates = registry.with_receivers() if receivers_only else list(registry)
     if not patterns:
         if not candidates:
-            raise CommandError("No queues are registered" + (" with a receiver." if receivers_only else "."))
+            raise CommandError(nothing_registered(receivers_only))
         return candidates
     chosen: dict[str, RegisteredQueue] = {}
     for pattern in patterns:
@@ -33,3 +36,24 @@ def select_queues(patterns: list[str], *, receivers_only: bool = False, keep_ord
     if keep_order:
         return list(chosen.values())
     return sorted(chosen.values(), key=lambda rq: rq.name)
+
+
+def nothing_registered(receivers_only: bool) -> str:
+    """Why nothing is registered, and where receivers are looked for: the modules named by
+    ``SQS_RECEIVER_MODULES`` in each installed app."""
+    names = receiver_modules()
+    found = [
+        f"{app.name}.{name}"
+        for app in apps.get_app_configs()
+        for name in names
+        if module_has_submodule(app.module, name)
+    ]
+    looked = ", ".join(found) if found else "none of them exists"
+    return (
+        "No queues are registered" + (" with a receiver" if receivers_only else "") + ". "
+        f"django_sqs imports the module(s) {', '.join(names)} of each installed app "
+        f"(SQS_RECEIVER_MODULES; found: {looked}). Decorate a function with "
+        "@django_sqs.receiver(\"queue-name\") in <app>/receivers.py, check that its app is "
+        "in INSTALLED_APPS, or list other module names, e.g. "
+        'SQS_RECEIVER_MODULES = ["receivers", "tasks"].'
+    )

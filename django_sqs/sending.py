@@ -14,7 +14,7 @@ from typing import Any
 
 from django.db import models, transaction
 
-from . import eager
+from . import eager, provisioning
 from .client import get_client, wrap_errors
 from .conf import MAX_MESSAGE_BYTES, settings
 from .exceptions import MessageEncodeError, MessageError, MessageTooLarge, SendError
@@ -54,15 +54,36 @@ def send_on_commit(queue_name: str, message: Message | None = None, suffix: str 
     """Send when the current transaction commits (at once outside a transaction).
 
     The message is built and checked now, so a bad message raises here, in the caller;
-    if the transaction rolls back nothing is sent.
+    if the transaction rolls back nothing is sent. Outside a transaction the message is
+    sent at once and a failure raises, as ``send`` does. After a commit there is no caller
+    left to raise to: a failed send is logged (logger ``django_sqs``, ERROR) with the queue,
+    the error and the message body and attributes, so it can be replayed, and it does not
+    stop the transaction's other on-commit callbacks (Django would drop them otherwise).
     """
     rq = registry.get(queue_name)
     message = build_message(rq, message, kwargs)
     options = _entry_options(rq, kwargs)
     rq.full_name(suffix)  # a bad or undeclared suffix is reported now, to the caller
-    prepare_entry(rq, message, **options)
+    entry = prepare_entry(rq, message, **options)
     # The message is built: only the send options go along, not the fields it was built from.
-    transaction.on_commit(functools.partial(send_message, rq, message, suffix=suffix, **options), using=using)
+    send = functools.partial(send_message, rq, message, suffix=suffix, **options)
+    if not transaction.get_connection(using).in_atomic_block:
+        send()
+        return
+    transaction.on_commit(functools.partial(_send_after_commit, send, rq, suffix, entry), using=using)
+
+
+def _send_after_commit(send: functools.partial, rq: RegisteredQueue, suffix: str | None, entry: dict) -> None:
+    # Catches everything, rather than relying on on_commit(robust=True) (Django ≥ 5.0 only,
+    # and it logs no body): the data is committed, raising would reach whoever left the
+    # atomic block and skip the remaining callbacks.
+    try:
+        send()
+    except Exception:
+        logger.exception(
+            "send after commit failed, message not sent queue=%s suffix=%s body=%s attributes=%s",
+            rq.name, suffix or "-", entry["MessageBody"], entry.get("MessageAttributes", {}),
+        )
 
 
 _ENTRY_OPTIONS = ("delay_seconds", "group_id", "deduplication_id")
@@ -76,10 +97,25 @@ def build_message(rq: RegisteredQueue, message: Any, kwargs: dict) -> Message:
     """The message to send: as given, or built from the keyword arguments."""
     fields = {k: v for k, v in kwargs.items() if k not in _ENTRY_OPTIONS}
     if message is None:
+        if not fields:
+            # A receiver called like a function with no arguments would send an empty
+            # (or ``null``) body: say what a send looks like instead.
+            raise MessageEncodeError(
+                f"Nothing to send to queue {rq.name!r}: pass the message body, as in "
+                f"send({rq.name!r}, body=...) or my_receiver(body=...), or a "
+                f"{rq.message_class.__name__} instance. Calling a receiver sends; to run it "
+                "here, call my_receiver.direct(message)."
+            )
         try:
             return rq.message_class(**fields)
         except TypeError as exc:
-            raise MessageEncodeError(f"Cannot build {rq.message_class.__name__} for queue {rq.name!r}: {exc}") from exc
+            raise MessageEncodeError(
+                f"Cannot build {rq.message_class.__name__} for queue {rq.name!r} from "
+                f"{', '.join(f'{k}=' for k in fields)}: {exc}. A message carries one body: send "
+                f"body={{{', '.join(f'{k!r}: ...' for k in fields)}}} on a JSONMessage queue "
+                "(message_class=JSONMessage); the only other keywords are suffix, delay_seconds, "
+                "group_id and deduplication_id."
+            ) from exc
     if fields:
         raise TypeError(f"Pass either a message or its fields ({', '.join(fields)}), not both.")
     # Another class's message would reach the receiver undecodable (a Message on a JSONMessage queue).
@@ -151,7 +187,7 @@ def send_message(rq: RegisteredQueue, message: Message | None = None, *, suffix:
     entry = prepare_entry(rq, message, **_entry_options(rq, kwargs))
     if settings.SQS_EAGER:
         return eager.deliver(rq, full_name, entry)
-    url = rq.url(suffix)
+    url = provisioning.queue_url(rq, suffix)
     with wrap_errors("SendMessage", full_name):
         msg_id = get_client().send_message(QueueUrl=url, **entry)["MessageId"]
     logger.debug("sent queue=%s id=%s", full_name, msg_id)
@@ -191,7 +227,7 @@ def send_messages(rq: RegisteredQueue, messages: Iterable[Any], *, suffix: str |
     if not entries:
         return []
     sizes = [message_size(e["MessageBody"], e.get("MessageAttributes", {})) for e in entries]
-    url = rq.url(suffix)
+    url = provisioning.queue_url(rq, suffix)
     ids: list[str | None] = [None] * len(entries)
     failed: list[tuple[int, str, str]] = []
     for batch in batches(entries, sizes):

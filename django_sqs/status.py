@@ -3,7 +3,8 @@
 For each registered queue: its full SQS name and that of each declared suffix, with its
 dead-letter queue shown under it, and the approximate counts of visible, in-flight and
 delayed messages from one GetQueueAttributes per queue. A queue that does not exist is
-reported as not created yet; it is never created here, and ListQueues is never used.
+reported as not created yet; it is never created here. ListQueues is used by
+``unregistered_queues`` only, which ``sqs_status`` calls once (workers and senders never do).
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ import dataclasses
 import time
 from collections.abc import Callable, Iterable
 
-from . import queue_urls
+from . import naming, queue_urls
 from .client import NONEXISTENT_QUEUE_CODES, get_client, wrap_errors
+from .conf import settings
 from .exceptions import SQSRequestError
 from .registered_queue import RegisteredQueue
 from .registry import registry
@@ -138,6 +140,25 @@ def status_of(entry: Entry) -> QueueStatus:
         dead_letter_queue_of=entry.dead_letter_queue_of,
         **(counts or {}),
     )
+
+
+def unregistered_queues() -> list[str]:
+    """Full names of the queues under ``SQS_QUEUE_PREFIX`` that no registration declares
+    (a queue renamed or removed from the code, one created by hand), in name order.
+
+    ListQueues with the prefix (one request per 1000 queues). Nothing with an empty prefix:
+    that would be every queue of the account.
+    """
+    prefix = settings.SQS_QUEUE_PREFIX
+    if not prefix:
+        return []
+    declared = {full for rq in registry for _, full in rq.full_names()}
+    under = prefix + naming.SEPARATOR
+    names = []
+    with wrap_errors("ListQueues", under + "*"):
+        for page in get_client().get_paginator("list_queues").paginate(QueueNamePrefix=under):
+            names += [url.rstrip("/").rpartition("/")[2] for url in page.get("QueueUrls", [])]
+    return sorted(name for name in set(names) if name.startswith(under) and name not in declared)
 
 
 def format_table(rows: list[QueueStatus]) -> list[str]:

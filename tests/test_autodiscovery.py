@@ -5,6 +5,7 @@ import sys
 
 import pytest
 from django.conf import settings as django_settings
+from django.core.management import CommandError, call_command
 from django.test import override_settings
 
 from django_sqs.autodiscovery import autodiscover
@@ -63,3 +64,27 @@ def test_apps_without_receivers_module_are_skipped():
     # django.contrib.auth has no receivers module: no error, nothing registered for it.
     autodiscover()
     assert not [rq for rq in registry if rq.receiver and rq.receiver.__module__.startswith("django.")]
+
+
+def test_receiver_modules_setting_names_other_modules():
+    base = [*django_settings.INSTALLED_APPS, "tests.discovery_tasks"]
+    try:
+        with override_settings(INSTALLED_APPS=base):
+            assert "found_in_tasks" not in registry  # tasks.py is nobody's business by default
+        # (Django re-runs ready() when INSTALLED_APPS changes, before the other overrides apply.)
+        with override_settings(SQS_RECEIVER_MODULES=["receivers", "tasks"]), override_settings(INSTALLED_APPS=base):
+            assert registry.get("found_in_tasks").receiver is not None
+            assert "echo" in registry  # receivers.py is still imported
+    finally:
+        sys.modules.pop("tests.discovery_tasks.tasks", None)
+
+
+def test_runreceiver_with_nothing_registered_names_where_it_looked():
+    registry._registry = {}
+    with pytest.raises(CommandError) as excinfo:
+        call_command("runreceiver")
+    text = str(excinfo.value)
+    assert "No queues are registered with a receiver" in text
+    assert "found: tests.receivers" in text  # the modules it imported
+    assert "SQS_RECEIVER_MODULES" in text and '["receivers", "tasks"]' in text
+    assert "<app>/receivers.py" in text

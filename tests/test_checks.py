@@ -7,6 +7,8 @@ from django.core.management.base import SystemCheckError
 
 from django_sqs import register
 from django_sqs.checks import check_settings
+from django_sqs.registered_queue import RegisteredQueue
+from django_sqs.registry import registry
 
 
 def ids(errors=None):
@@ -136,3 +138,25 @@ def test_checks_are_registered_and_run_by_manage_py_check(settings):
 def test_manage_py_check_passes_with_the_test_settings(capsys):
     call_command("check")
     assert "no issues" in capsys.readouterr().out
+
+
+def test_e020_two_registrations_of_one_sqs_queue(settings):
+    # register() refuses this (test_registry); a registry filled another way is still checked.
+    reports = register("reports", suffixes=("daily",))
+    registry._registry["reports__daily"] = RegisteredQueue("reports__daily")
+    error = only("django_sqs.E020")
+    assert error.obj == "reports__daily"
+    assert "reports (suffix 'daily') and reports__daily map to the same SQS queue 'reports__daily'" in error.msg
+    assert reports.full_name("daily") == registry.get("reports__daily").full_name()
+
+
+@pytest.mark.parametrize("value", ["tasks", ["receivers", 5], ["my.tasks"], None])
+def test_e021_receiver_modules_must_be_a_list_of_module_names(settings, value):
+    settings.SQS_RECEIVER_MODULES = value
+    assert ids() == ["django_sqs.E021"]
+    assert "SQS_RECEIVER_MODULES" in only("django_sqs.E021").msg
+
+
+def test_e021_a_list_of_module_names_is_fine(settings):
+    settings.SQS_RECEIVER_MODULES = ("receivers", "tasks")
+    assert ids() == []

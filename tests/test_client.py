@@ -2,6 +2,7 @@
 one client per process and thread, dropped when a setting changes."""
 
 import logging
+import os
 import threading
 
 import botocore.config
@@ -107,23 +108,53 @@ def test_user_agent_names_the_app(sqs):
     assert f"django-sqs/{django_sqs.__version__}" in agent
 
 
-def test_new_client_after_fork(monkeypatch):
+def test_a_forked_child_builds_its_own_client():
+    # A real fork: the child must not use the parent's client (its connection pool).
     parent = get_client()
-    pid = client_module.os.getpid()
-    monkeypatch.setattr(client_module.os, "getpid", lambda: pid + 1)
-    child = get_client()
-    assert child is not parent
-    assert get_client() is child
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report whether it got a new client, whatever happens
+        try:
+            child = get_client()
+            ok = child is not parent and get_client() is child
+            os.write(write, b"new" if ok else b"same")
+        finally:
+            os._exit(0)
+    os.close(write)
+    answer = os.read(read, 10)
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert answer == b"new"
+    assert get_client() is parent
 
 
-def test_one_client_per_thread():
-    main = get_client()
-    other = []
-    thread = threading.Thread(target=lambda: other.append(get_client()))
-    thread.start()
-    thread.join()
-    assert other[0] is not main
-    assert get_client() is main
+def test_one_client_per_process_shared_by_its_threads():
+    # Many threads asking at once, before any client exists: one client, built once.
+    built = []
+    real_session = client_module.make_session
+    barrier = threading.Barrier(8)
+    got = []
+
+    def make_session():
+        built.append(1)
+        return real_session()
+
+    def ask():
+        barrier.wait()
+        got.append(get_client())
+
+    client_module.make_session = make_session
+    try:
+        threads = [threading.Thread(target=ask) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        client_module.make_session = real_session
+    assert len(got) == 8 and all(c is got[0] for c in got)
+    assert len(built) == 1
+    assert get_client() is got[0]
 
 
 def test_new_client_when_a_setting_changes(settings):
@@ -217,3 +248,15 @@ def test_sending_to_an_unreachable_endpoint_is_a_wrapped_transient_error(setting
     with pytest.raises(SQSRequestError) as excinfo:
         send("mail", body="x")
     assert excinfo.value.transient is True
+
+
+def test_missing_credentials_say_so(server, settings, monkeypatch):
+    # Not "cannot reach SQS": nothing was sent, the credentials are what is missing.
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance-metadata lookup
+    client_module.reset()
+    register("mail")
+    with pytest.raises(SQSRequestError, match="no AWS credentials found") as excinfo:
+        send("mail", body="x")
+    assert excinfo.value.code == "NoCredentialsError" and excinfo.value.transient is False

@@ -23,6 +23,7 @@ DEFAULTS = {
     "SQS_CREATE_QUEUES": True,
     "SQS_EAGER": False,
     "SQS_STATUS_PUBLIC": False,
+    "SQS_RECEIVER_MODULES": ["receivers"],
 }
 
 
@@ -46,6 +47,7 @@ def test_every_setting_has_its_default(settings):
         ("SQS_CREATE_QUEUES", False),
         ("SQS_EAGER", True),
         ("SQS_STATUS_PUBLIC", True),
+        ("SQS_RECEIVER_MODULES", ["receivers", "tasks"]),
     ],
 )
 def test_settings_are_read_on_each_access(name, value):
@@ -62,7 +64,7 @@ def test_importing_django_sqs_reads_no_settings_and_makes_no_client():
         "django_sqs.sending, django_sqs.eager, django_sqs.checks, django_sqs.autodiscovery, "
         "django_sqs.exceptions\n"
         "from django_sqs import client\n"
-        "assert getattr(client._local, 'key', None) is None\n"
+        "assert client._client is None\n"
         "print('ok')\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
@@ -79,7 +81,7 @@ def test_django_setup_makes_no_aws_request_and_no_client():
         "from django_sqs import client\n"
         "from django_sqs.registry import registry\n"
         "assert 'echo' in registry\n"
-        "assert getattr(client._local, 'key', None) is None\n"
+        "assert client._client is None\n"
         "print('ok')\n"
     )
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DJANGO_SQS_TEST_ENDPOINT": "http://127.0.0.1:9"}

@@ -2,6 +2,7 @@
 real local SQS server."""
 
 import io
+import json
 import time
 
 import botocore.exceptions
@@ -127,6 +128,12 @@ def test_redrive_refuses_what_it_cannot_do(server, doomed):
     assert set(server.counts()) == {"GetQueueUrl"}  # nothing created
 
 
+def test_redrive_to_an_undeclared_suffix_is_a_usage_error(server, doomed):
+    with pytest.raises(CommandError, match="Suffix 'us' is not declared for queue 'doomed'"):
+        call_command("sqs_redrive", "doomed", "--suffix", "us")
+    assert set(server.counts()) == set()  # refused before any request
+
+
 def test_redrive_warns_about_a_shared_dead_letter_queue(server):
     register("a", dead_letter_queue="shared_dlq")
     register("b", dead_letter_queue="shared_dlq")
@@ -134,6 +141,34 @@ def test_redrive_warns_about_a_shared_dead_letter_queue(server):
     err = io.StringIO()
     call_command("sqs_redrive", "a", stdout=io.StringIO(), stderr=err)
     assert "also the dead-letter queue of b" in err.getvalue()
+
+
+def test_redrive_goes_on_after_a_round_of_only_refused_messages(server, doomed, monkeypatch):
+    # SQS refuses the first 10 messages; they come back visible before the other 5, so one
+    # round receives only messages refused already. That is not the end of the queue.
+    monkeypatch.setattr(dead_letters, "REDRIVE_VISIBILITY_TIMEOUT", 3)
+    send_many("doomed_dlq", [{"n": i} for i in range(15)])
+    client = get_client()
+    original = client.send_message_batch
+    calls = []
+
+    def refuse_first_batch(**kwargs):
+        calls.append(kwargs)
+        if len(calls) == 1:
+            time.sleep(3.2)  # until the refused ones are visible again, in front of the others
+            return {"Successful": [], "Failed": [
+                {"Id": e["Id"], "Code": "InvalidParameterValue", "Message": "refused", "SenderFault": True}
+                for e in kwargs["Entries"]
+            ]}
+        return original(**kwargs)
+
+    monkeypatch.setattr(client, "send_message_batch", refuse_first_batch)
+    with pytest.raises(CommandError, match=r"SQS refused 10 message\(s\)"):
+        call_command("sqs_redrive", "doomed", stdout=(out := io.StringIO()), stderr=io.StringIO())
+    assert "Moved 5 messages" in out.getvalue()
+    assert sorted(json.loads(b)["n"] for b in bodies("t__doomed")) == list(range(10, 15))
+    time.sleep(3.2)
+    assert counts("t__doomed_dlq") == (10, 0)  # the refused ones stay, nothing is lost
 
 
 # -- interrupted redrives lose nothing ---------------------------------------------------------
@@ -333,7 +368,8 @@ def test_queue_of_finds_the_queue_and_suffix(jobs, recwarn):
     register("orders.fifo", suffixes=("eu",))
     assert dead_letters.queue_of("t__hopeless") == (jobs, None)
     assert dead_letters.queue_of("t__hopeless__eu") == (jobs, "eu")
-    assert dead_letters.queue_of("t__hopeless__us") == (jobs, "us")  # undeclared, served anyway
+    with pytest.raises(SQSError, match="No registered queue has the SQS name 't__hopeless__us'"):
+        dead_letters.queue_of("t__hopeless__us")  # undeclared: nobody serves it
     assert dead_letters.queue_of("t__orders__eu.fifo") == (registry.get("orders.fifo"), "eu")
     with pytest.raises(SQSError, match="No registered queue has the SQS name 't__nope'"):
         dead_letters.queue_of("t__nope")

@@ -12,20 +12,21 @@ import pytest
 from django_sqs import register, send, send_many
 from django_sqs.exceptions import BadMessage, MessageEncodeError
 from django_sqs.message import Base64Message, JSONMessage, Message, ModelInstanceMessage
+from django_sqs.provisioning import queue_url
 from tests.models import Document, Photo
 
 
 def receive(sqs, rq, suffix=None):
     """One received message of ``rq``, as its message class would see it."""
     got = sqs.receive_message(
-        QueueUrl=rq.url(suffix), AttributeNames=["All"], MessageAttributeNames=["All"], MaxNumberOfMessages=1
+        QueueUrl=queue_url(rq, suffix), AttributeNames=["All"], MessageAttributeNames=["All"], MaxNumberOfMessages=1
     )
     (record,) = got["Messages"]
     return rq.message_class.from_sqs(record, queue_name=rq.full_name(suffix))
 
 
 def raw_bodies(sqs, rq):
-    got = sqs.receive_message(QueueUrl=rq.url(), MaxNumberOfMessages=10)
+    got = sqs.receive_message(QueueUrl=queue_url(rq), MaxNumberOfMessages=10)
     return [m["Body"] for m in got.get("Messages", [])]
 
 
@@ -377,3 +378,60 @@ def test_pickle_is_never_used():
         assert not uses.search(path.read_text()), path
     with pytest.raises(MessageEncodeError):  # arbitrary objects are refused, never pickled
         JSONMessage(body=uuid.uuid4()).encode()
+
+
+# -- ModelInstanceMessage: the models a queue accepts ---------------------------------------------
+
+
+class PhotoMessage(ModelInstanceMessage):
+    allowed_models = ("tests.Photo",)
+
+
+@pytest.mark.django_db
+def test_allowed_models_on_the_class_loads_those_and_refuses_others(sqs):
+    rq = register("photos_only", message_class=PhotoMessage)
+    photo = Photo.objects.create(title="sunset")
+    send("photos_only", instance=photo)
+    assert receive(sqs, rq).get_instance() == photo
+    # Anyone who may send to the queue can write any body: a Document by reference.
+    doc = Document.objects.create(name="secret")
+    body = json.dumps({"app_label": "tests", "model": "document", "pk": str(doc.pk)})
+    sqs.send_message(QueueUrl=queue_url(rq), MessageBody=body)
+    message = receive(sqs, rq)
+    with pytest.raises(BadMessage, match=r"model tests.document is not one this queue accepts \(tests.photo\)"):
+        message.get_instance()
+
+
+@pytest.mark.django_db
+def test_sending_a_model_outside_allowed_models_is_refused():
+    register("photos_only", message_class=PhotoMessage)
+    doc = Document.objects.create(name="x")
+    with pytest.raises(MessageEncodeError, match="PhotoMessage carries tests.photo only, not tests.Document"):
+        send("photos_only", instance=doc)
+
+
+@pytest.mark.django_db
+def test_allowed_models_in_the_receiver(sqs):
+    rq = register("any_model", message_class=ModelInstanceMessage)
+    doc = Document.objects.create(name="x")
+    send("any_model", instance=doc)
+    message = receive(sqs, rq)
+    with pytest.raises(BadMessage, match="tests.document is not one this queue accepts"):
+        message.get_instance(models=[Photo])
+    assert message.get_instance(models=[Document, "tests.Photo"]) == doc
+
+
+@pytest.mark.django_db
+def test_a_refused_model_is_a_bad_message_for_the_worker(caplog):
+    # Through the receiver and handling, as the worker runs it: logged, not run, deleted.
+    from django_sqs import handling
+
+    seen = []
+    rq = register("photos_worker", lambda m: seen.append(m.get_instance()), message_class=PhotoMessage)
+    doc = Document.objects.create(name="x")
+    record = {"MessageId": "m1", "Body": json.dumps({"app_label": "tests", "model": "document", "pk": str(doc.pk)})}
+    message = handling.decode_message(rq, record, rq.full_name())
+    with caplog.at_level("ERROR", logger="django_sqs.worker"):
+        outcome = handling.run_receiver(rq, message)
+    assert seen == [] and outcome.reason == "bad message" and outcome.delete
+    assert "bad message queue=t__photos_worker id=m1 reason=model tests.document is not one" in caplog.text

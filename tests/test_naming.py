@@ -3,7 +3,7 @@
 import pytest
 
 from django_sqs import receiver, register
-from django_sqs.exceptions import ConfigurationError, InvalidQueueName
+from django_sqs.exceptions import ConfigurationError, InvalidQueueName, UnknownSuffix
 from django_sqs.naming import build_full_name, default_queue_name, name_problem
 
 
@@ -52,10 +52,11 @@ def test_default_name_of_a_discovered_bare_receiver():
     assert bare.registered_queue.name == "tests__receivers__bare"
 
 
-def test_undeclared_suffix_warns_but_works():
+def test_undeclared_suffix_is_an_error():
+    # SPEC §3 said "warns"; a queue nobody serves would be created: now an error (issue 10, item 26).
     rq = register("thumbnails", suffixes=("big",))
-    with pytest.warns(UserWarning, match=r"Suffix 'huge' is not declared for queue 'thumbnails'"):
-        assert rq.full_name("huge") == "t__thumbnails__huge"
+    with pytest.raises(UnknownSuffix, match=r"Suffix 'huge' is not declared for queue 'thumbnails' \(declared: big\)"):
+        rq.full_name("huge")
 
 
 def test_declared_suffix_does_not_warn(recwarn):
@@ -111,7 +112,7 @@ def test_invalid_suffix_is_refused_at_registration():
 
 def test_invalid_suffix_is_refused_when_sending_too():
     rq = register("orders")
-    with pytest.warns(UserWarning), pytest.raises(InvalidQueueName, match="suffix 'a b'"):
+    with pytest.raises(InvalidQueueName, match="suffix 'a b'"):
         rq.full_name("a b")
 
 

@@ -4,14 +4,16 @@ import pytest
 
 import django_sqs
 from django_sqs import ReceiverProxy, receiver, register, send
-from django_sqs.exceptions import ConfigurationError, UnknownQueue
+from django_sqs.exceptions import ConfigurationError, MessageEncodeError, UnknownQueue
 from django_sqs.message import JSONMessage, Message
+from django_sqs.provisioning import queue_url
 from django_sqs.registered_queue import RegisteredQueue
 from django_sqs.registry import registry
+from django_sqs.sending import send_message, send_messages
 
 
 def receive_bodies(sqs, rq, suffix=None):
-    got = sqs.receive_message(QueueUrl=rq.url(suffix), MaxNumberOfMessages=10)
+    got = sqs.receive_message(QueueUrl=queue_url(rq, suffix), MaxNumberOfMessages=10)
     return [m["Body"] for m in got.get("Messages", [])]
 
 
@@ -110,7 +112,7 @@ def test_calling_the_proxy_with_a_message_instance_and_a_suffix(sqs):
     proxy = receiver("thumbnails", suffixes=("big",))(lambda m: None)
     proxy(Message(body="big one"), suffix="big")
     assert receive_bodies(sqs, proxy.registered_queue, "big") == ["big one"]
-    assert proxy.registered_queue.url("big").endswith("/t__thumbnails__big")
+    assert queue_url(proxy.registered_queue, "big").endswith("/t__thumbnails__big")
 
 
 def test_proxy_send_many(sqs):
@@ -141,10 +143,11 @@ def test_register_without_a_function_is_a_send_only_queue(sqs):
     assert receive_bodies(sqs, rq) == ["hi"]
 
 
-def test_registered_queue_sends_itself(sqs):
+def test_a_registered_queue_is_a_declaration_sent_to_by_sending(sqs):
     rq = register("outbox")
-    assert rq.send(body="one")
-    assert rq.send_many(["two"])
+    assert not hasattr(rq, "send") and not hasattr(rq, "url")
+    assert send_message(rq, body="one")
+    assert send_messages(rq, ["two"])
     assert sorted(receive_bodies(sqs, rq)) == ["one", "two"]
 
 
@@ -194,3 +197,48 @@ def test_registry_iterates_in_name_order():
     names = [rq.name for rq in registry]
     assert names == sorted(names)
     assert "echo" in registry
+
+
+@pytest.mark.parametrize("first, second", [
+    (("reports", ("daily",)), ("reports__daily", ())),
+    (("reports__daily", ()), ("reports", ("daily",))),
+    (("orders.fifo", ("eu",)), ("orders__eu.fifo", ())),
+])
+def test_two_registrations_of_one_sqs_queue_are_refused(first, second):
+    register(first[0], suffixes=first[1])
+    with pytest.raises(ConfigurationError, match="map to the same SQS queue"):
+        register(second[0], suffixes=second[1])
+    assert second[0] not in registry
+    assert registry.clashes() == []
+
+
+def test_a_clash_through_a_dead_letter_queue_is_refused_and_undone():
+    # The dead-letter queue takes the suffixes of its queue: "dlq" + "eu" is "dlq__eu".
+    register("dlq__eu")
+    with pytest.raises(ConfigurationError, match="'dlq__eu'"):
+        register("jobs2", suffixes=("eu",), dead_letter_queue="dlq")
+    assert "jobs2" not in registry and "dlq" not in registry
+
+
+def test_calling_a_receiver_the_celery_way_explains_what_to_call():
+    proxy = receiver("celery_habits")(lambda message: None)
+    for name in ("delay", "apply_async"):
+        with pytest.raises(AttributeError, match=r"not Celery tasks.*Call the receiver itself to send: <lambda>\(body=...\)"):
+            getattr(proxy, name)
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+        proxy.nope  # noqa: B018
+
+
+def test_calling_a_receiver_with_nothing_explains_what_to_pass(sqs):
+    proxy = receiver("empty_calls", message_class=JSONMessage)(lambda message: None)
+    with pytest.raises(MessageEncodeError, match=r"Nothing to send to queue 'empty_calls': pass the message body"):
+        proxy()
+    with pytest.raises(MessageEncodeError, match="Nothing to send"):
+        send("empty_calls")
+    assert sqs.list_queues().get("QueueUrls", []) == []  # nothing sent, no null body
+
+
+def test_calling_a_receiver_with_keyword_arguments_explains_the_body(sqs):
+    proxy = receiver("kwargs_calls", message_class=JSONMessage)(lambda message: None)
+    with pytest.raises(MessageEncodeError, match=r"from user_id=, plan=.*send body=\{'user_id': ..., 'plan': ...\}"):
+        proxy(user_id=5, plan="pro")

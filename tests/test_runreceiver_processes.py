@@ -9,6 +9,7 @@ from django.core.management import call_command
 
 from django_sqs import send, send_many
 from django_sqs.client import get_client
+from django_sqs.provisioning import queue_url
 from django_sqs.registry import registry
 from tests.processes import ReceiverProcess, TCPProxy, alive
 from tests.receivers import calls
@@ -128,7 +129,7 @@ def test_worker_survives_the_server_going_away(server, tmp_path):
 
 def test_malformed_body_between_good_ones(server, tmp_path):
     send("jobs", body={"n": 1})
-    url = registry.get("jobs").url()
+    url = queue_url(registry.get("jobs"))
     bad_id = get_client().send_message(QueueUrl=url, MessageBody="{not json")["MessageId"]
     send("jobs", body={"n": 2})
     with ReceiverProcess(tmp_path, server.url, "jobs", "--burst") as worker:

@@ -7,20 +7,23 @@ import django_sqs.sending
 from django_sqs import register, send, send_many, send_on_commit
 from django_sqs.conf import MAX_MESSAGE_BYTES
 from django_sqs.exceptions import (
+    ConfigurationError,
     MessageEncodeError,
     MessageError,
     MessageTooLarge,
     SendError,
     SQSRequestError,
     UnknownQueue,
+    UnknownSuffix,
 )
 from django_sqs.message import JSONMessage, Message, ModelInstanceMessage
+from django_sqs.provisioning import queue_url
 from tests.models import Photo
 
 
 def receive_all(sqs, rq, suffix=None, **kwargs):
     """Every visible message of a (shallow) queue, as (MessageId, Body, Attributes)."""
-    url = rq.url(suffix)
+    url = queue_url(rq, suffix)
     out = []
     while True:
         got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"], **kwargs)
@@ -31,7 +34,7 @@ def receive_all(sqs, rq, suffix=None, **kwargs):
 
 
 def counts(sqs, rq):
-    attrs = sqs.get_queue_attributes(QueueUrl=rq.url(), AttributeNames=["All"])["Attributes"]
+    attrs = sqs.get_queue_attributes(QueueUrl=queue_url(rq), AttributeNames=["All"])["Attributes"]
     return {
         "visible": int(attrs["ApproximateNumberOfMessages"]),
         "delayed": int(attrs["ApproximateNumberOfMessagesDelayed"]),
@@ -61,12 +64,16 @@ def test_send_to_a_suffixed_queue(sqs):
     assert receive_all(sqs, rq) == []
 
 
-def test_send_to_an_undeclared_suffix_warns_and_sends(sqs):
-    rq = register("mail")
-    with pytest.warns(UserWarning, match="not declared"):
-        send("mail", body="x", suffix="adhoc")
-    with pytest.warns(UserWarning):
-        assert [b for _, b, _ in receive_all(sqs, rq, "adhoc")] == ["x"]
+def test_send_to_an_undeclared_suffix_is_an_error_and_creates_nothing(sqs):
+    register("mail")
+    for call in (
+        lambda: send("mail", body="x", suffix="adhoc"),
+        lambda: send_many("mail", ["x"], suffix="adhoc"),
+        lambda: send_on_commit("mail", body="x", suffix="adhoc"),
+    ):
+        with pytest.raises(UnknownSuffix, match="Suffix 'adhoc' is not declared for queue 'mail'"):
+            call()
+    assert sqs.list_queues().get("QueueUrls", []) == []
 
 
 def test_unknown_queue_is_an_error_for_every_way_of_sending():
@@ -241,8 +248,8 @@ def test_send_many_gives_up_on_server_failures_after_retries(sqs, monkeypatch):
 def test_fifo_queue_is_created_with_content_based_deduplication(sqs):
     rq = register("orders.fifo")
     send("orders.fifo", body="x", group_id="customer-1")
-    attrs = sqs.get_queue_attributes(QueueUrl=rq.url(), AttributeNames=["All"])["Attributes"]
-    assert rq.url().endswith("/t__orders.fifo")
+    attrs = sqs.get_queue_attributes(QueueUrl=queue_url(rq), AttributeNames=["All"])["Attributes"]
+    assert queue_url(rq).endswith("/t__orders.fifo")
     assert attrs["FifoQueue"] == "true"
     assert attrs["ContentBasedDeduplication"] == "true"
 
@@ -273,7 +280,7 @@ def test_fifo_default_is_content_based_deduplication(sqs):
 
 
 def counts_fifo(sqs, rq):
-    attrs = sqs.get_queue_attributes(QueueUrl=rq.url(), AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])
+    attrs = sqs.get_queue_attributes(QueueUrl=queue_url(rq), AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])
     a = attrs["Attributes"]
     return int(a["ApproximateNumberOfMessages"]) + int(a["ApproximateNumberOfMessagesNotVisible"])
 
@@ -412,7 +419,7 @@ def test_proxy_send_on_commit_with_options(sqs):
     with transaction.atomic():
         proxy.send_on_commit(body="later", suffix="eu", delay_seconds=900)
     assert counts(sqs, proxy.registered_queue) == {"visible": 0, "delayed": 0}
-    url = proxy.registered_queue.url("eu")
+    url = queue_url(proxy.registered_queue, "eu")
     attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesDelayed"])
     assert attrs["Attributes"]["ApproximateNumberOfMessagesDelayed"] == "1"
 
@@ -434,3 +441,43 @@ def test_send_on_commit_with_captured_callbacks(sqs, django_capture_on_commit_ca
         assert receive_all(sqs, rq) == []
     assert len(callbacks) == 1
     assert [b for _, b, _ in receive_all(sqs, rq)] == ["x"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_send_that_fails_after_commit_is_logged_with_its_body_and_spares_the_other_callbacks(server, settings, caplog):
+    # The queue's URL points at a queue that does not exist: SendMessage fails after the commit.
+    settings.SQS_QUEUE_URLS = {"t__gone": server.url + "/123456789012/t__gone"}
+    register("gone", message_class=JSONMessage)
+    ran = []
+    with caplog.at_level("ERROR", logger="django_sqs"):
+        with transaction.atomic():  # leaving it must not raise: the data is committed
+            send_on_commit("gone", body={"order": 42})
+            transaction.on_commit(lambda: ran.append("next callback"))
+    assert ran == ["next callback"]
+    (record,) = [r for r in caplog.records if "send after commit failed" in r.getMessage()]
+    assert "queue=gone" in record.getMessage()
+    assert 'body={"order":42}' in record.getMessage()  # enough to replay it
+    assert record.exc_info and isinstance(record.exc_info[1], SQSRequestError)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_send_on_commit_outside_a_transaction_raises_to_the_caller(server, settings):
+    settings.SQS_QUEUE_URLS = {"t__gone": server.url + "/123456789012/t__gone"}
+    register("gone")
+    with pytest.raises(SQSRequestError):
+        send_on_commit("gone", body="x")
+
+
+def test_sending_refuses_the_prefix_the_system_check_refuses(sqs, settings):
+    # E002: an empty prefix under DEBUG. A shell must not send to a queue no worker reads.
+    register("mail")
+    settings.DEBUG = True
+    settings.SQS_QUEUE_PREFIX = ""
+    for call in (
+        lambda: send("mail", body="x"),
+        lambda: send_many("mail", ["x"]),
+        lambda: send_on_commit("mail", body="x"),
+    ):
+        with pytest.raises(ConfigurationError, match=r"SQS_QUEUE_PREFIX is empty while DEBUG is True.*django_sqs.E002"):
+            call()
+    assert sqs.list_queues().get("QueueUrls", []) == []

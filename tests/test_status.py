@@ -173,3 +173,23 @@ def test_one_get_queue_attributes_per_existing_queue_and_never_list_or_create(se
 def test_help_explains_the_options():
     text = Command().create_parser("manage.py", "sqs_status").format_help()
     assert "--json" in text and "shell-style patterns" in text and "not created" in text
+
+
+def test_queues_under_the_prefix_that_nothing_registers_are_listed(server):
+    send("echo", body="a")
+    raw = get_client()
+    for name in ("t__renamed_long_ago", "t__echo__retired", "other__mine", "tx__not_ours"):
+        raw.create_queue(QueueName=name)
+    server.reset_counts()
+    output = run()
+    assert "no registration declares" in output
+    listed = output.split("no registration declares")[1].split()
+    assert [n for n in listed if "__" in n] == ["t__echo__retired", "t__renamed_long_ago"]
+    assert "t__echo" not in listed
+    assert server.counts().get("ListQueues") == 1
+    rows = json.loads(run("--json"))
+    assert [r["full_name"] for r in rows if r["queue"] is None] == ["t__echo__retired", "t__renamed_long_ago"]
+    # Named queues: the report of those only, no ListQueues.
+    server.reset_counts()
+    assert "no registration declares" not in run("echo")
+    assert "ListQueues" not in server.counts()

@@ -2,6 +2,7 @@
 
 import time
 
+import botocore.exceptions
 import pytest
 from django.core.cache import cache
 from django.urls import reverse
@@ -34,10 +35,20 @@ def test_url_is_wired(url):
     assert url == "/sqs/"
 
 
-def test_anonymous_users_are_sent_to_log_in(client, url, settings):
+def test_anonymous_users_are_sent_to_a_login_page_that_exists(client, url, settings):
+    settings.ROOT_URLCONF = "tests.urls_with_login"
     response = client.get(url)
     assert response.status_code == 302
     assert response["Location"] == f"{settings.LOGIN_URL}?next=/sqs/"
+    assert client.get(response["Location"]).status_code == 200
+
+
+def test_anonymous_users_get_a_plain_403_when_there_is_no_login_page(client, url, settings):
+    # tests.urls has no page at LOGIN_URL (/accounts/login/): a redirect would end on a 404.
+    response = client.get(url)
+    assert response.status_code == 403
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
+    assert "LOGIN_URL" in response.content.decode()
 
 
 def test_logged_in_users_who_are_not_staff_are_refused(client, url, django_user_model):
@@ -74,13 +85,38 @@ def test_only_get_and_head(staff_client, url):
 
 def test_sqs_failure_is_a_503_not_a_traceback(staff_client, url, monkeypatch):
     def fail(queues=None):
-        raise SQSRequestError("GetQueueUrl on queue 't__echo' failed: could not connect", code="EndpointConnectionError")
+        raise SQSRequestError("GetQueueUrl on queue 't__echo' failed: could not connect", code="EndpointConnectionError", action="GetQueueUrl")
 
     monkeypatch.setattr(views.status_report, "gather", fail)
     response = staff_client.get(url)
     assert response.status_code == 503
     assert response["Content-Type"] == "text/plain; charset=utf-8"
-    assert "could not connect" in response.content.decode()
+    assert "GetQueueUrl failed (EndpointConnectionError)" in response.content.decode()
+
+
+def test_aws_error_text_stays_in_the_log(sqs, staff_client, url, monkeypatch, caplog):
+    # What AWS answers a role without sqs:GetQueueAttributes: its text names the account and
+    # the role. The page shows the action and the code only; the log has the rest.
+    send("echo", body="x")
+    text = (
+        "User: arn:aws:sts::123456789012:assumed-role/web/i-0abc is not authorized to perform: "
+        "sqs:getqueueattributes on resource: arn:aws:sqs:us-east-1:123456789012:t__echo"
+    )
+
+    def refuse(**kwargs):
+        raise botocore.exceptions.ClientError(
+            {"Error": {"Code": "AccessDenied", "Message": text}, "ResponseMetadata": {"HTTPStatusCode": 403}},
+            "GetQueueAttributes",
+        )
+
+    monkeypatch.setattr(sqs, "get_queue_attributes", refuse)
+    with caplog.at_level("ERROR", logger="django_sqs"):
+        response = staff_client.get(url)
+    page = response.content.decode()
+    assert response.status_code == 503
+    assert "GetQueueAttributes failed (AccessDenied)" in page
+    assert "123456789012" not in page and "assumed-role" not in page
+    assert "assumed-role/web" in caplog.text
 
 
 def test_report_is_cached_so_reloads_do_not_hammer_sqs(server, staff_client, url):

@@ -6,12 +6,13 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from django_sqs import send, send_many
+from django_sqs.provisioning import queue_url
 from django_sqs.registry import registry
 from tests.receivers import calls, echo
 
 
 def attrs(sqs, name):
-    url = registry.get(name).url()
+    url = queue_url(registry.get(name))
     a = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     return int(a["ApproximateNumberOfMessages"]), int(a["ApproximateNumberOfMessagesNotVisible"])
 
@@ -152,7 +153,7 @@ def test_close_database_closes_connections_after_each_message(sqs, monkeypatch, 
 
 def test_bad_message_is_logged_and_the_worker_goes_on(sqs, caplog):
     send("jobs", body={"n": 1})
-    bad = sqs.send_message(QueueUrl=registry.get("jobs").url(), MessageBody="{oops")["MessageId"]
+    bad = sqs.send_message(QueueUrl=queue_url(registry.get("jobs")), MessageBody="{oops")["MessageId"]
     send("jobs", body={"n": 2})
     with caplog.at_level(logging.INFO, logger="django_sqs"):
         call_command("runreceiver", "jobs", "--burst")

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from ...client import get_client
 from ...conf import settings
+from ...exceptions import SQSError
 from ...selection import select_queues
 from ...worker import Supervisor, sources_for
 from .. import logging as command_logging
@@ -56,7 +57,10 @@ class Command(BaseCommand):
             raise CommandError("--priority needs the queue names, highest priority first.")
         queues = select_queues(options["queue_names"], receivers_only=True, keep_order=priority)
         suffix = options["suffix"] or None
-        workers = [sources_for(queues, suffix)] if priority else [sources_for([rq], suffix) for rq in queues]
+        try:
+            workers = [sources_for(queues, suffix)] if priority else [sources_for([rq], suffix) for rq in queues]
+        except SQSError as exc:  # an undeclared suffix, a prefix the checks refuse
+            raise CommandError(str(exc)) from exc
         concurrency = options["concurrency"]
         processes = len(workers) * concurrency
         if processes > MAX_PROCESSES:

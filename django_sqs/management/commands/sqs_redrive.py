@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from ...dead_letters import REDRIVE_VISIBILITY_TIMEOUT, Redrive
-from ...exceptions import SQSError
+from ...exceptions import ConfigurationError, SQSError
 from ...registry import registry
 from .. import logging as command_logging
 from ..arguments import positive_int
@@ -38,7 +38,10 @@ class Command(BaseCommand):
             hint = f"; it is the dead-letter queue of {rq.dead_letter_queue_of!r}" if rq.dead_letter_queue_of else ""
             raise CommandError(f"Queue {name!r} declares no dead_letter_queue{hint}.")
         suffix = options["suffix"] or None
-        rq.full_name(suffix)  # an invalid suffix is an error now; an undeclared one warns
+        try:
+            rq.full_name(suffix)  # an invalid or undeclared suffix is an error now, before any request
+        except ConfigurationError as exc:
+            raise CommandError(str(exc)) from exc
         sharing = [o.name for o in registry if o.dead_letter_queue == rq.dead_letter_queue and o is not rq]
         if sharing:
             self.stderr.write(self.style.WARNING(

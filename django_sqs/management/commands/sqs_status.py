@@ -19,7 +19,9 @@ class Command(BaseCommand):
         "approximate number of visible, in-flight (received, not yet deleted) and delayed "
         "messages. Suffixed queues get a line each; a dead-letter queue is shown indented "
         "under its queue. A queue that does not exist yet is shown as such and is not "
-        "created. One GetQueueAttributes request per queue."
+        "created. One GetQueueAttributes request per queue. Without queue names, the "
+        "queues under SQS_QUEUE_PREFIX that no registration declares are listed after the "
+        "table (one ListQueues request)."
     )
 
     def add_arguments(self, parser):
@@ -29,7 +31,8 @@ class Command(BaseCommand):
             help=(
                 "print a JSON list with one object per queue: queue, suffix, full_name, exists, "
                 "visible, in_flight, delayed (null when the queue does not exist) and "
-                "dead_letter_queue_of"
+                "dead_letter_queue_of; queues under the prefix that nothing registers come last, "
+                "with queue null"
             ),
         )
 
@@ -38,12 +41,22 @@ class Command(BaseCommand):
         queues = select_queues(options["queue_names"])
         try:
             rows = status.gather(queues)
+            strays = [] if options["queue_names"] else status.unregistered_queues()
         except SQSError as exc:
             raise CommandError(str(exc)) from exc
         if options["json"]:
-            self.stdout.write(json.dumps([row.as_dict() for row in rows], indent=2))
+            stray_rows = [
+                status.QueueStatus(name=None, suffix=None, full_name=name, exists=True).as_dict() for name in strays
+            ]
+            self.stdout.write(json.dumps([row.as_dict() for row in rows] + stray_rows, indent=2))
             return
         header, *lines = status.format_table(rows)
         self.stdout.write(self.style.MIGRATE_HEADING(header))
         for row, line in zip(rows, lines, strict=True):
             self.stdout.write(line if row.exists else self.style.WARNING(line))
+        if strays:
+            self.stdout.write(self.style.WARNING(
+                "\nQueues under the prefix that no registration declares (no worker serves them):"
+            ))
+            for name in strays:
+                self.stdout.write(f"  {name}")

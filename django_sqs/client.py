@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import boto3
 import botocore.config
@@ -81,7 +81,15 @@ def get_client():
             config=client_config(),
         )
         _local.key = key
+        for hook in new_client_hooks:
+            hook(_local.client)
     return _local.client
+
+
+# -- hooks -----------------------------------------------------------------------------
+#: Called with each client this module builds (``metrics`` registers botocore event
+#: handlers there, to count every request). Kept apart from the rest on purpose.
+new_client_hooks: list[Callable[[object], None]] = []
 
 
 def reset() -> None:

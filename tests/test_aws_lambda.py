@@ -1,7 +1,6 @@
 """The Lambda handler, with events built from messages really received from the local SQS
 server: receipt handles are real, so deletes and visibility changes are checked on the server."""
 
-import base64
 import json
 import logging
 import subprocess
@@ -16,43 +15,10 @@ from django_sqs.aws_lambda import make_handler
 from django_sqs.client import get_client
 from django_sqs.message import JSONMessage, Message
 from tests.processes import ROOT
-from tests.queue_helpers import attributes, counts, drain, url_of
+from tests.queue_helpers import attributes, counts, drain, event_of, lambda_record, url_of
 from tests.receivers import calls
 
 handler = make_handler(settings_module="tests.settings")
-
-
-def lambda_record(record: dict, arn: str) -> dict:
-    """What Lambda hands the function for a message it received (camelCase, base64 binaries)."""
-    attrs = {}
-    for name, value in (record.get("MessageAttributes") or {}).items():
-        attrs[name] = {
-            "stringValue": value.get("StringValue"),
-            "binaryValue": base64.b64encode(value["BinaryValue"]).decode() if "BinaryValue" in value else None,
-            "stringListValues": [],
-            "binaryListValues": [],
-            "dataType": value["DataType"],
-        }
-    return {
-        "messageId": record["MessageId"],
-        "receiptHandle": record["ReceiptHandle"],
-        "body": record["Body"],
-        "attributes": record.get("Attributes", {}),
-        "messageAttributes": attrs,
-        "md5OfBody": record["MD5OfBody"],
-        "eventSource": "aws:sqs",
-        "eventSourceARN": arn,
-        "awsRegion": "us-east-1",
-    }
-
-
-def event_of(*full_names: str) -> dict:
-    """Every visible message of the queues (now in flight for 60 s), as one Lambda event."""
-    records = []
-    for full_name in full_names:
-        arn = attributes(full_name)["QueueArn"]
-        records += [lambda_record(r, arn) for r in drain(full_name)]
-    return {"Records": records}
 
 
 def failed_ids(response: dict) -> list[str]:

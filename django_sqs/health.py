@@ -26,7 +26,6 @@ import http.server
 import json
 import os
 import sys
-import tempfile
 import threading
 import time
 import urllib.parse
@@ -46,10 +45,11 @@ DEFAULT_MAX_BUSY = 600.0
 
 def write_json(path: str, data: dict) -> None:
     """Write ``data`` to ``path`` atomically: a reader sees the old file or the new one."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".health-", dir=directory)
+    # A name of this process and thread, not tempfile's: the supervisor forks while its own
+    # writer thread runs, and a child must not inherit a lock held by that thread.
+    tmp = os.path.join(os.path.dirname(os.path.abspath(path)), f".health-{os.getpid()}-{threading.get_ident()}.tmp")
     try:
-        with os.fdopen(fd, "w") as f:
+        with open(tmp, "w") as f:
             json.dump(data, f, separators=(",", ":"))
         os.replace(tmp, path)
     except BaseException:

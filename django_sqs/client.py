@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import boto3
 import botocore.config
@@ -92,6 +92,8 @@ def get_client():
                 config=client_config(),
             )
             _client_key = key
+            for hook in new_client_hooks:
+                hook(_client)
         return _client
 
 
@@ -99,6 +101,12 @@ def generation() -> int:
     """Changes whenever the client is reset: caches derived from settings (queue URLs)
     compare it to know they are stale, so this module needs to know nothing about them."""
     return _generation
+
+
+# -- hooks -----------------------------------------------------------------------------
+#: Called with each client this module builds (``metrics`` registers botocore event
+#: handlers there, to count every request). Kept apart from the rest on purpose.
+new_client_hooks: list[Callable[[object], None]] = []
 
 
 def reset() -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.db import models, transaction
 
-from . import eager, provisioning
+from . import eager, provisioning, tracing
 from .client import get_client, wrap_errors
 from .conf import MAX_MESSAGE_BYTES, settings
 from .exceptions import MessageEncodeError, MessageError, MessageTooLarge, SendError
@@ -150,14 +150,16 @@ def prepare_entry(
     if not isinstance(body, str):
         raise MessageEncodeError(f"{type(message).__name__}.encode_body must return str, not {type(body).__name__}.")
     entry: dict[str, Any] = {"MessageBody": body}
-    if message.message_attributes:
-        entry["MessageAttributes"] = message.message_attributes
     size = message_size(body, message.message_attributes)
     if size > MAX_MESSAGE_BYTES:
         raise MessageTooLarge(
             f"Message for queue {rq.name!r} is {size:,} bytes (body plus attributes); "
             f"SQS accepts at most {MAX_MESSAGE_BYTES:,}. Nothing was sent."
         )
+    # OpenTelemetry's trace context, when tracing is on and it fits (never over the limit).
+    attributes = tracing.with_trace_context(message.message_attributes, room=MAX_MESSAGE_BYTES - size)
+    if attributes:
+        entry["MessageAttributes"] = attributes
     if delay_seconds is not None:
         if rq.fifo:
             raise MessageError(

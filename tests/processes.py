@@ -191,3 +191,19 @@ class TCPProxy:
 
     def close(self) -> None:
         self.cut()
+
+
+def fork_worker(label: str, work) -> int:
+    """A forked stand-in for a worker process: ``ops.worker_process_started(label)`` as the
+    supervisor's child does, then ``work()``, then it waits to be killed; returns its pid."""
+    from django_sqs import ops
+
+    pid = os.fork()
+    if pid == 0:
+        try:
+            ops.worker_process_started(label)
+            work()
+            time.sleep(600)
+        finally:
+            os._exit(0)
+    return pid

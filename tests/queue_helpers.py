@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 
 from django.core.management import call_command
@@ -42,3 +43,36 @@ def run(*args: str) -> str:
     out = io.StringIO()
     call_command(*args, stdout=out, stderr=io.StringIO())
     return out.getvalue()
+
+
+def lambda_record(record: dict, arn: str) -> dict:
+    """What Lambda hands the function for a message it received (camelCase, base64 binaries)."""
+    attrs = {}
+    for name, value in (record.get("MessageAttributes") or {}).items():
+        attrs[name] = {
+            "stringValue": value.get("StringValue"),
+            "binaryValue": base64.b64encode(value["BinaryValue"]).decode() if "BinaryValue" in value else None,
+            "stringListValues": [],
+            "binaryListValues": [],
+            "dataType": value["DataType"],
+        }
+    return {
+        "messageId": record["MessageId"],
+        "receiptHandle": record["ReceiptHandle"],
+        "body": record["Body"],
+        "attributes": record.get("Attributes", {}),
+        "messageAttributes": attrs,
+        "md5OfBody": record["MD5OfBody"],
+        "eventSource": "aws:sqs",
+        "eventSourceARN": arn,
+        "awsRegion": "us-east-1",
+    }
+
+
+def event_of(*full_names: str) -> dict:
+    """Every visible message of the queues (now in flight for 60 s), as one Lambda event."""
+    records = []
+    for full_name in full_names:
+        arn = attributes(full_name)["QueueArn"]
+        records += [lambda_record(r, arn) for r in drain(full_name)]
+    return {"Records": records}

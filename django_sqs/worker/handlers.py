@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from .. import signals
+from .. import signals, tracing
 from ..handling import Outcome, decode_message, run_receiver
 from . import requests
 from .connections import close_thread_connections, finish_connections, prepare_connections
@@ -115,7 +115,8 @@ class Handlers:
         started = time.monotonic()
         prepare_connections()
         try:
-            outcome = run_receiver(rq, message, await_with=self.loop.run)
+            with tracing.consumer_span(message):
+                outcome = run_receiver(rq, message, await_with=self.loop.run)
         finally:
             finish_connections(close_all=rq.close_database)
         self._settle(held, outcome, time.monotonic() - started)

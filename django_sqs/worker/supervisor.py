@@ -28,6 +28,7 @@ import time
 
 from django.db import connections
 
+from .. import ops
 from .dispatch import Counter
 from .lifecycle import STOP_SIGNALS, Worker
 from .sources import Source
@@ -89,11 +90,16 @@ class Supervisor:
 
     def run(self) -> int:
         logger.info("runreceiver starting %s pid=%s", self.banner, os.getpid())
-        if len(self.workers) == 1 and self.concurrency == 1:
+        if self.processes == 1:
             worker = self.worker(self.workers[0])
+            ops.worker_process_started(Slot(self.workers[0], 0, worker.counter).label)
             worker.install_signal_handlers()
             return worker.run()
         return self.supervise()
+
+    @property
+    def processes(self) -> int:
+        return len(self.workers) * self.concurrency
 
     # -- the parent -------------------------------------------------------------------
     def supervise(self) -> int:
@@ -155,6 +161,7 @@ class Supervisor:
                 return
             slot = next((s for s in self.slots if s.pid == pid), None)
             if slot is not None:
+                ops.worker_process_exited(pid)
                 self._exited(slot, status)
 
     def _exited(self, slot: Slot, status: int) -> None:
@@ -208,6 +215,7 @@ class Supervisor:
             if os.getppid() != parent:  # the parent died before we could ask
                 os._exit(EXIT_CHILD_STOPPED)
             worker = self.worker(slot.sources, slot.counter, parent)
+            ops.worker_process_started(slot.label)
             worker.install_signal_handlers()  # before the signals are unblocked
             signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
             code = worker.run() or (EXIT_CHILD_STOPPED if worker.stopping else 0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
+from ... import ops
 from ...client import get_client
 from ...conf import settings
 from ...exceptions import SQSError
@@ -49,6 +50,7 @@ class Command(BaseCommand):
             help="serve the named queues together in one worker, in the order given (first = highest)",
         )
         parser.add_argument("--burst", action="store_true", help="exit once every served queue is empty")
+        ops.add_arguments(parser)
 
     def handle(self, **options):
         command_logging.configure(options["verbosity"])
@@ -78,7 +80,14 @@ class Command(BaseCommand):
             burst=options["burst"],
             banner=self.banner(workers, concurrency, options["threads"]),
         )
-        code = supervisor.run()
+        ops.configure(
+            health_file=options["health_file"], health_port=options["health_port"],
+            metrics_port=options["metrics_port"], processes=processes,
+        )
+        try:
+            code = supervisor.run()
+        finally:
+            ops.shutdown()
         if code:
             raise SystemExit(code)
 

@@ -100,7 +100,7 @@ def _check_queue_names() -> list:
                 "hold its messages (each would be handed out again at once, and the worker would spin).",
                 hint="Give the receiver visibility_timeout=... of 1 second or more, or raise SQS_DEFAULT_VISIBILITY_TIMEOUT.",
                 obj=rq.name,
-                id="django_sqs.E020",
+                id="django_sqs.E012",
             ))
         for suffix in (None, *rq.suffixes):
             full = naming.build_full_name(settings.SQS_QUEUE_PREFIX, rq.name, suffix)

@@ -59,6 +59,11 @@ class Command(BaseCommand):
             raise CommandError("--priority needs the queue names, highest priority first.")
         queues = select_queues(options["queue_names"], receivers_only=True, keep_order=priority)
         suffix = options["suffix"] or None
+        if suffix and not options["queue_names"]:
+            # All queues, one suffix: those that declare it (the others have no such queue).
+            queues = [rq for rq in queues if suffix in rq.suffixes]
+            if not queues:
+                raise CommandError(f"No queue with a receiver declares the suffix {suffix!r}.")
         try:
             workers = [sources_for(queues, suffix)] if priority else [sources_for([rq], suffix) for rq in queues]
         except SQSError as exc:  # an undeclared suffix, a prefix the checks refuse

@@ -100,3 +100,13 @@ def fifo_order(n: int):
 
 def not_a_task():
     return "plain function"
+
+
+@task(takes_context=True)
+def slow_attempt(context, seconds: float, slow_until: int = 1, label: str = ""):
+    """Sleeps ``seconds`` on attempts up to ``slow_until``; returns the attempt."""
+    record(task="slow", phase="start", attempt=context.attempt, label=label)
+    if context.attempt <= slow_until:
+        time.sleep(seconds)
+    record(task="slow", phase="end", attempt=context.attempt, label=label)
+    return context.attempt

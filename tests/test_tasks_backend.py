@@ -400,6 +400,7 @@ def test_database_store_without_its_app_is_a_check_error(settings):
     assert _ids(backend.check()) == ["django_sqs.E043"]
 
 
+@pytest.mark.django_db  # Django 6.1's model checks ask the database about JSONField
 def test_checks_run_through_manage_py_check(settings):
     use_backend(settings, store=False, MAX_ATTEMPTS="3")
     errors = checks.run_checks()

@@ -199,7 +199,13 @@ class TaskRun:
             worker_ids=[*earlier, me],
         )
         if self.store:
-            self.store.save(self.result)
+            try:
+                self.store.save(self.result)
+            except Exception as exc:
+                # The task has not run: keep it for later rather than run it unrecorded.
+                delay = self.backend.sqs_options.backoff_for(1) or 1
+                logger.exception("cannot record task start id=%s; trying again in %ss", self.envelope.id, delay)
+                raise RestartLater(delay=delay, reason="result store unavailable") from exc
         task_started.send(sender=type(self.backend), task_result=self.result)
 
     def call_args(self) -> list:

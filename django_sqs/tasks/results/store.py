@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db import IntegrityError
 from django.utils.module_loading import import_string
 
 from ..compat import Task, TaskError, TaskResult, TaskResultDoesNotExist, TaskResultStatus
@@ -32,7 +33,13 @@ class DatabaseResultStore:
             if status == TaskResultStatus.READY:
                 fields["finished_at"] = None
         record_id = fields.pop("id")
-        self.model.objects.update_or_create(id=record_id, defaults=fields)
+        # One UPDATE in autocommit, not update_or_create's read-then-write transaction
+        # (which SQLite refuses at once, "database is locked", when another process writes).
+        if not self.model.objects.filter(id=record_id).update(**fields):
+            try:
+                self.model.objects.create(id=record_id, **fields)  # enqueued without this store
+            except IntegrityError:
+                self.model.objects.filter(id=record_id).update(**fields)
 
     def load(self, result_id: str) -> TaskResult | None:
         try:

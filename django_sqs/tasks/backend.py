@@ -29,6 +29,8 @@ class SQSBackend(BaseTaskBackend):
         self.sqs_options = TaskOptions.read(self.options)
         self.supports_priority = bool(self.sqs_options.priority_levels)
         self.supports_get_result = self.sqs_options.result_store is not None
+        #: Tasks rebuilt from messages and validated, by path, queue, priority and backend.
+        self.loaded_tasks: dict = {}
 
     @cached_property
     def result_store(self):

@@ -57,10 +57,17 @@ logger = logging.getLogger("django_sqs.tasks")
 MAX_WORKER_ID = 64
 
 
+_worker_ids = threading.local()
+
+
 def worker_id() -> str:
     """``host:pid:thread``, at most 64 characters: which worker ran an attempt."""
-    tail = f":{os.getpid()}:{threading.get_ident()}"
-    return socket.gethostname()[: MAX_WORKER_ID - len(tail)] + tail
+    pid = os.getpid()
+    known = getattr(_worker_ids, "value", None)
+    if known is None or known[0] != pid:  # a forked child is another worker
+        tail = f":{pid}:{threading.get_ident()}"
+        known = _worker_ids.value = (pid, socket.gethostname()[: MAX_WORKER_ID - len(tail)] + tail)
+    return known[1]
 
 
 class TaskReceiver:
@@ -80,7 +87,7 @@ class TaskReceiver:
                 f"task for backend {envelope.backend!r} queue {envelope.queue!r} "
                 f"found in the queue of backend {self.alias!r} queue {self.task_queue!r}"
             )
-        task = load_task(envelope)
+        task = load_task(envelope, backend)
         if envelope.run_after is not None and defer(backend, task, envelope):
             return None
         run = TaskRun(backend, task, envelope, message.receive_count)
@@ -92,8 +99,23 @@ class TaskReceiver:
         return f"<{self.__qualname__}>"
 
 
-def load_task(envelope: Envelope) -> Task:
-    """The Task of the envelope, imported by path and validated; ``BadMessage`` if it cannot be."""
+def load_task(envelope: Envelope, backend) -> Task:
+    """The Task of the envelope, imported by path and validated; ``BadMessage`` if it cannot be.
+
+    A task without ``run_after`` is validated once per backend instance (instances are
+    rebuilt when TASKS changes): that was a third of a no-op task's cost.
+    """
+    key = (envelope.task, envelope.queue, envelope.priority, envelope.backend)
+    cache = backend.loaded_tasks
+    if envelope.run_after is None and key in cache:
+        return cache[key]
+    task = _import_task(envelope)
+    if envelope.run_after is None:
+        cache[key] = task
+    return task
+
+
+def _import_task(envelope: Envelope) -> Task:
     try:
         task = import_string(envelope.task)
     except ImportError as exc:

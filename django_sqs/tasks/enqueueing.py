@@ -20,7 +20,7 @@ from django.utils.crypto import get_random_string
 from ..exceptions import SendError
 from ..sending import MAX_DELAY_SECONDS, prepare_entry, send_message, send_messages
 from . import queues
-from .compat import Task, TaskResult, TaskResultStatus, task_backends, task_enqueued
+from .compat import InvalidTask, Task, TaskResult, TaskResultStatus, task_backends, task_enqueued
 from .envelope import Envelope, TaskMessage
 
 __all__ = ["MAX_DELAY_SECONDS", "enqueue_many", "enqueue_on_commit"]
@@ -133,6 +133,16 @@ def check_size(backend, task: Task, results: list[TaskResult]) -> None:
         prepare_entry(rq, TaskMessage(envelope_of(result)), **options)
 
 
+def sqs_backend_of(task: Task):
+    """The task's backend, which must be an SQS backend (these helpers are not Django's API)."""
+    from .backend import SQSBackend
+
+    backend = task_backends[task.backend]
+    if not isinstance(backend, SQSBackend):
+        raise InvalidTask(f"Backend {task.backend!r} of {task.module_path} is a {type(backend).__name__}, not an SQSBackend.")
+    return backend
+
+
 def enqueue_many(task: Task, items: Iterable[tuple[Sequence, dict]]) -> list[TaskResult]:
     """Enqueue ``task`` once per ``(args, kwargs)`` item, with SendMessageBatch.
 
@@ -140,7 +150,7 @@ def enqueue_many(task: Task, items: Iterable[tuple[Sequence, dict]]) -> list[Tas
     ``items``; if SQS refuses some entries, the others are sent and ``SendError`` lists
     the refused ones (``exc.failed``: index, code, message).
     """
-    backend = task.get_backend()
+    backend = sqs_backend_of(task)
     backend.validate_task(task)
     results = []
     for item in items:
@@ -162,7 +172,7 @@ def enqueue_on_commit(task: Task, *args: Any, using: str | None = None, **kwargs
     The task and its arguments are checked now, so a mistake raises here, in the caller.
     The returned result is READY; its ``enqueued_at`` is set when it is sent.
     """
-    backend = task_backends[task.backend]
+    backend = sqs_backend_of(task)
     backend.validate_task(task)
     result = new_result(backend, task, args, kwargs)
     check_size(backend, task, [result])

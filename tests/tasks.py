@@ -110,3 +110,9 @@ def slow_attempt(context, seconds: float, slow_until: int = 1, label: str = ""):
         time.sleep(seconds)
     record(task="slow", phase="end", attempt=context.attempt, label=label)
     return context.attempt
+
+
+@task
+async def failing_task_async():
+    await asyncio.sleep(0)
+    raise ValueError("This async task failed")

@@ -140,6 +140,29 @@ def test_async_task_runs_to_its_result(sqs, settings):
     assert tasks.runs[0]["task"] == "noop_async"
 
 
+def test_async_task_failure_is_recorded_and_logged_with_its_traceback(sqs, settings, caplog):
+    use_backend(settings, MAX_ATTEMPTS=2, BACKOFF=0)
+    result = tasks.failing_task_async.enqueue()
+    with caplog.at_level(logging.INFO, logger=FRAMEWORK_LOGGER):
+        work()
+    result.refresh()
+    assert result.status == TaskResultStatus.FAILED and result.attempts == 2  # retried, then spent
+    assert [e.exception_class for e in result.errors] == [ValueError, ValueError]
+    assert result.errors[0].traceback.endswith("ValueError: This async task failed\n")
+    failed_logs = [r for r in caplog.records if r.name == FRAMEWORK_LOGGER and r.levelno == logging.ERROR]
+    assert len(failed_logs) == 2 and all(r.exc_info and r.exc_info[0] is ValueError for r in failed_logs)
+
+
+def test_aget_result(sqs, settings):
+    import asyncio
+
+    use_backend(settings)
+    result = tasks.calculate_meaning_of_life.enqueue()
+    work()
+    got = asyncio.run(tasks.calculate_meaning_of_life.aget_result(result.id))
+    assert got.status == TaskResultStatus.SUCCESSFUL and got.return_value == 42
+
+
 # -- retries ---------------------------------------------------------------------------------------
 def test_failed_task_is_retried_until_it_succeeds_attempt_counts_deliveries(sqs, settings):
     use_backend(settings, MAX_ATTEMPTS=3, BACKOFF=0)

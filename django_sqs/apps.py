@@ -18,10 +18,10 @@ class DjangoSQSConfig(AppConfig):
             # Task queues are registered like receivers' queues, so every command sees them.
             from django.core.signals import setting_changed
 
-            from .tasks import queues
+            from .tasks import startup
 
-            queues.register_all()
-            setting_changed.connect(queues.on_setting_changed, dispatch_uid="django_sqs.tasks.queues")
+            startup.register_all()
+            setting_changed.connect(startup.on_setting_changed, dispatch_uid="django_sqs.tasks.startup")
 
 
 def _tasks_framework_installed() -> bool:

@@ -53,6 +53,10 @@ class SQSBackend(BaseTaskBackend):
         enqueueing.send_results(self, task, [result])
         return result
 
+    def send_on(self, task, envelope, *, delay_seconds: int) -> None:
+        """Send a received task that is not due yet on again (the worker's deferral)."""
+        enqueueing.send_envelopes(self, task, [envelope], delay_seconds=delay_seconds)
+
     def get_result(self, result_id):
         if self.result_store is None:
             return super().get_result(result_id)  # NotImplementedError, as Django's base

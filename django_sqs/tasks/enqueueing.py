@@ -21,7 +21,7 @@ from ..exceptions import SendError
 from ..sending import MAX_DELAY_SECONDS, prepare_entry, send_message, send_messages
 from . import queues
 from .compat import InvalidTask, Task, TaskResult, TaskResultStatus, task_backends, task_enqueued
-from .envelope import Envelope, TaskMessage
+from .envelope import Envelope, TaskMessage, seconds_until
 
 __all__ = ["MAX_DELAY_SECONDS", "enqueue_many", "enqueue_on_commit"]
 
@@ -71,8 +71,6 @@ def delay_for(task: Task) -> int | None:
     (a worker sends a task due later on again)."""
     if task.run_after is None:
         return None
-    from .running import seconds_until
-
     return min(seconds_until(_aware(task.run_after)), MAX_DELAY_SECONDS) or None
 
 
@@ -135,10 +133,8 @@ def check_size(backend, task: Task, results: list[TaskResult]) -> None:
 
 def sqs_backend_of(task: Task):
     """The task's backend, which must be an SQS backend (these helpers are not Django's API)."""
-    from .backend import SQSBackend
-
     backend = task_backends[task.backend]
-    if not isinstance(backend, SQSBackend):
+    if not hasattr(backend, "sqs_options"):  # what every SQSBackend has
         raise InvalidTask(f"Backend {task.backend!r} of {task.module_path} is a {type(backend).__name__}, not an SQSBackend.")
     return backend
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 from typing import Any
 
 from ..exceptions import BadMessage
@@ -70,6 +71,11 @@ class Envelope:
         if not envelope.id or not envelope.task:
             raise BadMessage("task envelope has an empty id or task path")
         return envelope
+
+
+def seconds_until(when: dt.datetime) -> int:
+    """Whole seconds from now until ``when`` (aware), rounded up; 0 if it has passed."""
+    return max(0, math.ceil((when - dt.datetime.now(dt.timezone.utc)).total_seconds()))
 
 
 def _typed(data: dict, key: str, kind: type) -> Any:

@@ -13,8 +13,6 @@ same name is a ``ConfigurationError``.
 
 from __future__ import annotations
 
-from django.utils.module_loading import import_string
-
 from .. import naming
 from ..registered_queue import RegisteredQueue
 from ..registry import register, registry
@@ -73,35 +71,3 @@ def unregister_all() -> None:
                 dlq = registry._registry.get(rq.dead_letter_queue)
                 if dlq is not None and dlq.receiver is None and dlq.dead_letter_queue_of == rq.name:
                     registry.unregister(dlq.name)
-
-
-def sqs_backend_aliases() -> list[str]:
-    """The aliases of ``TASKS`` whose backend is an ``SQSBackend`` (or a subclass)."""
-    from django.conf import settings
-
-    from .backend import SQSBackend
-
-    aliases = []
-    for alias, params in (getattr(settings, "TASKS", None) or {}).items():
-        try:
-            cls = import_string(params["BACKEND"])
-        except (ImportError, KeyError, TypeError):
-            continue  # Django's own check reports a backend that cannot be loaded
-        if isinstance(cls, type) and issubclass(cls, SQSBackend):
-            aliases.append(alias)
-    return aliases
-
-
-def register_all() -> None:
-    """Register the queues of every SQS task backend in ``TASKS`` (at start-up)."""
-    from .compat import task_backends
-
-    for alias in sqs_backend_aliases():
-        register_backend(task_backends[alias])
-
-
-def on_setting_changed(*, setting: str, **kwargs) -> None:
-    # override_settings(TASKS=...) in tests: the queues follow the backends.
-    if setting == "TASKS":
-        unregister_all()
-        register_all()

@@ -19,10 +19,8 @@ on its event loop; the framework's signals and the result store run in a thread.
 
 from __future__ import annotations
 
-import datetime as dt
 import inspect
 import logging
-import math
 import os
 import socket
 import threading
@@ -37,6 +35,7 @@ from django.utils.module_loading import import_string
 from ..conf import MAX_VISIBILITY_TIMEOUT, settings
 from ..exceptions import BadMessage, RestartLater, SQSError
 from ..message import Message
+from ..sending import MAX_DELAY_SECONDS
 from .compat import (
     InvalidTask,
     Task,
@@ -49,7 +48,7 @@ from .compat import (
     task_finished,
     task_started,
 )
-from .envelope import Envelope
+from .envelope import Envelope, seconds_until
 
 logger = logging.getLogger("django_sqs.tasks")
 
@@ -131,11 +130,6 @@ def _import_task(envelope: Envelope) -> Task:
         raise BadMessage(f"task {envelope.task!r} is not valid here: {exc}") from exc
 
 
-def seconds_until(when: dt.datetime) -> int:
-    """Whole seconds from now until ``when``, rounded up (0 if it has passed)."""
-    return max(0, math.ceil((when - dt.datetime.now(dt.timezone.utc)).total_seconds()))
-
-
 def defer(backend, task: Task, envelope: Envelope) -> bool:
     """Send a task that is not due yet on again with the remaining delay; True if it was.
 
@@ -145,12 +139,10 @@ def defer(backend, task: Task, envelope: Envelope) -> bool:
     remaining = seconds_until(envelope.run_after)
     if remaining <= 0:
         return False
-    from .enqueueing import MAX_DELAY_SECONDS, send_envelopes
-
     if settings.SQS_EAGER:  # no queue to send it on to: keep it, as the worker would
         raise RestartLater(delay=min(remaining, MAX_VISIBILITY_TIMEOUT), reason="task not due yet")
     try:
-        send_envelopes(backend, task, [envelope], delay_seconds=min(remaining, MAX_DELAY_SECONDS))
+        backend.send_on(task, envelope, delay_seconds=min(remaining, MAX_DELAY_SECONDS))
     except SQSError as exc:
         # Not lost: it comes back after the delay and is sent on then.
         logger.warning("cannot defer task id=%s error=%s; keeping it", envelope.id, exc)

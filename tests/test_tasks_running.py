@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from django_sqs.registry import registry
-from django_sqs.tasks import compat
+from django_sqs.tasks import compat, enqueue_many
 from django_sqs.tasks.compat import TaskResultStatus, task_backends
 from django_sqs.tasks.enqueueing import envelope_of, new_result
 from django_sqs.tasks.envelope import TaskMessage
@@ -324,6 +324,24 @@ def test_an_envelope_of_another_backend_is_a_bad_message(sqs, settings, caplog):
         work()
     assert tasks.runs == []
     assert any("found in the queue of backend 'default'" in m for m in caplog.messages)
+
+
+def test_a_worker_serves_only_the_task_queues_it_is_given(sqs, settings):
+    use_backend(settings, store=False)
+    tasks.send_email.enqueue("a@example.com")
+    tasks.noop_task.enqueue("default")
+    work()
+    assert [r["task"] for r in tasks.runs] == ["noop"]
+    work("tasks__default__em*")  # patterns select task queues like any queue
+    assert [r["task"] for r in tasks.runs] == ["noop", "email"]
+
+
+def test_message_limit_counts_tasks(sqs, settings):
+    use_backend(settings, store=False)
+    enqueue_many(tasks.noop_task, [((i,), {}) for i in range(5)])
+    work(DEFAULT, "--message-limit", "3")
+    assert len(tasks.runs) == 3
+    assert counts(sqs, DEFAULT)["visible"] == 2
 
 
 def test_priority_level_is_served_with_suffix(sqs, settings):

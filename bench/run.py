@@ -69,6 +69,11 @@ PEERS = {
         "-c", "import sys; from pyqs.main import main; sys.argv[0] = 'pyqs'; main()",
         queue, "--simple-worker", "--concurrency", "1", "--batchsize", "10", "--loglevel", "WARNING",
     ],
+    # A Django tasks backend on SQS (Django 6, Python 3.12+): the tasks figures' peer.
+    # --max-messages 10: its best (the default receives one message per request).
+    "django_tasks_sqs": lambda queue: [
+        "-m", "django", "sqs_worker", "--backend", "peer", "--queue", "noop", "--max-messages", "10",
+    ],
 }
 
 
@@ -347,28 +352,65 @@ class Bench:
         before = self.counts(name)
         procs = self.start(kind, "noop", name, concurrency)
         try:
-            self.wait_receives(name, before, concurrency, procs)
-            time.sleep(0.3)  # settled inside the held long poll
-            cpu_before = sum(cpu_seconds(p.pid) for p in procs)
-            released = time.time()
-            self.server.release(name)
-            wait_for(lambda: self.server.depth(name) == 0, 300, 0.05, what=f"{name} drained")
-            cpu = sum(cpu_seconds(p.pid) for p in procs) - cpu_before
-            stats = self.server.stats()
-            elapsed = stats["last"][name]["DeleteMessageBatch"] - released
-            requests = self.diff(self.counts(name, stats), before)
+            drained = self.measure_drain(name, n, procs, before, pollers=concurrency)
             suffix = f"_c{concurrency}"
-            self.record("drain_rate" + suffix, kind, n / elapsed)
-            self.record("drain_rpm" + suffix, kind, sum(requests.values()) / n)
-            self.record("drain_cpu" + suffix, kind, cpu / n * 1000)
-            self.record("drain_requests" + suffix, kind, requests)
-            self.record("memory" + suffix, kind, self._tree_memory(procs))
+            for figure in ("rate", "rpm", "cpu", "requests"):
+                self.record(f"drain_{figure}{suffix}", kind, drained[figure])
+            self.record("memory" + suffix, kind, drained["memory"])
         finally:
             for proc in procs:
                 if kind == DS:
                     proc.stop()
                 else:
                     proc.kill()  # idle in a long poll with nothing in hand
+
+    def measure_drain(self, name: str, n: int, procs: list[Proc], before: dict, pollers: int = 1, timeout=600.0) -> dict:
+        """Release the held queue ``name`` (``n`` messages) to ``procs``, once ``pollers``
+        of them wait in a long poll on it; the drain's rate, requests and CPU per message."""
+        self.wait_receives(name, before, pollers, procs)
+        time.sleep(0.3)  # settled inside the held long poll
+        cpu_before = sum(cpu_seconds(p.pid) for p in procs)
+        released = time.time()
+        self.server.release(name)
+        wait_for(lambda: self.server.depth(name) == 0, timeout, 0.05, what=f"{name} drained")
+        cpu = sum(cpu_seconds(p.pid) for p in procs) - cpu_before
+        stats = self.server.stats()
+        last = max(stats["last"][name].get(a, 0) for a in ("DeleteMessage", "DeleteMessageBatch"))
+        requests = self.diff(self.counts(name, stats), before)
+        return {
+            "rate": n / (last - released),
+            "rpm": sum(requests.values()) / n,
+            "cpu": cpu / n * 1000,
+            "requests": requests,
+            "memory": self._tree_memory(procs),
+        }
+
+    def case_task_drain(self, run: int) -> None:
+        """Django tasks: ``enqueue_many`` no-op tasks, then one ``runreceiver`` drains them
+        (the task path: envelope, Task rebuilt and validated, signals, normalised result)."""
+        from django.test import override_settings
+
+        from bench.tasks import noop_task
+        from django_sqs.tasks import enqueue_many
+
+        n = self.cfg.backlog
+        name = self.fresh(DS, "tasks")
+        queue = "tasks__default__noop"
+        urls = {PREFIX + queue: self.url(name)}
+        before = self.counts(name)
+        with override_settings(SQS_QUEUE_URLS=urls):
+            enqueue_many(noop_task, [((i,), {}) for i in range(n)])
+        filled = self.counts(name)
+        self.record("task_enqueue_many_rpm", DS, sum(self.diff(filled, before).values()) / n)
+        self.server.hold(name)
+        procs = [self.worker(queue, 1, {"BENCH_QUEUE_URLS": json.dumps(urls)})]
+        try:
+            drained = self.measure_drain(name, n, procs, filled)
+            for figure in ("rate", "rpm", "cpu", "requests"):
+                self.record(f"task_drain_{figure}", DS, drained[figure])
+            self.record("task_memory", DS, drained["memory"])
+        finally:
+            procs[0].stop()
 
     @staticmethod
     def _tree_memory(procs: list[Proc]) -> dict:
@@ -516,21 +558,10 @@ class Bench:
         self.server.hold(name)
         proc = Proc([sys.executable, *PEERS[peer](name)], env, self._log_path(f"{peer}-{name}"))
         try:
-            self.wait_receives(name, filled, 1, [proc])
-            time.sleep(0.3)
-            cpu_before = cpu_seconds(proc.pid)
-            released = time.time()
-            self.server.release(name)
-            wait_for(lambda: self.server.depth(name) == 0, 600, 0.05, what=f"{name} drained by {peer}")
-            cpu = cpu_seconds(proc.pid) - cpu_before
-            stats = self.server.stats()
-            last = max(stats["last"][name].get(a, 0) for a in ("DeleteMessage", "DeleteMessageBatch"))
-            requests = self.diff(self.counts(name, stats), filled)
-            self.record(f"peer_{peer}_drain_rate", PEER, n / (last - released))
-            self.record(f"peer_{peer}_drain_rpm", PEER, sum(requests.values()) / n)
-            self.record(f"peer_{peer}_drain_cpu", PEER, cpu / n * 1000)
-            self.record(f"peer_{peer}_drain_requests", PEER, requests)
-            self.record(f"peer_{peer}_memory", PEER, self._tree_memory([proc]))
+            drained = self.measure_drain(name, n, [proc], filled)
+            for figure in ("rate", "rpm", "cpu", "requests"):
+                self.record(f"peer_{peer}_drain_{figure}", PEER, drained[figure])
+            self.record(f"peer_{peer}_memory", PEER, drained["memory"])
         finally:
             proc.kill()
 
@@ -714,6 +745,60 @@ def print_peers(summary: dict, installed: dict[str, bool], runs: int) -> None:
                 log(f"  {row['label']:<50} {fmt_spread(fmt, row['peer'], runs):>22} {ratio:>22}")
 
 
+TASK_ROWS = [
+    # key, label, format, goal text, goal check on the median
+    ("task_enqueue_many_rpm", "enqueue_many(): requests per task", "{:.3f}", "≤ 0.1", lambda v: v <= 0.1),
+    ("task_drain_rpm", "task drain, 1 worker: requests per task", "{:.3f}", "≤ 0.21", lambda v: v <= 0.21),
+    ("task_drain_rate", "task drain, 1 worker: tasks per second", "{:.0f}", "", None),
+    ("task_drain_cpu", "task drain, 1 worker: CPU s per 1,000 tasks", "{:.3f}", "", None),
+]
+#: Ratios of the task drain in the same run: (label, figure, compared with, kind, goal, check).
+TASK_RATIOS = [
+    ("rate / django_sqs receiver drain", "task_drain_rate", "drain_rate_c1", DS, "≥ 0.9", lambda r: r >= 0.9),
+    ("CPU / django_sqs receiver drain", "task_drain_cpu", "drain_cpu_c1", DS, "", None),
+    ("rate / hand-written loop", "task_drain_rate", "drain_rate_c1", BASE, "", None),
+    ("rate / django-tasks-sqs", "task_drain_rate", "peer_django_tasks_sqs_drain_rate", PEER, "≥ 3", lambda r: r >= 3),
+    ("requests / django-tasks-sqs", "task_drain_rpm", "peer_django_tasks_sqs_drain_rpm", PEER, "", None),
+]
+
+
+def _stats(values: list) -> dict | None:
+    values = [v for v in values if v is not None]
+    return {"median": median(values), "min": min(values), "max": max(values), "runs": values} if values else None
+
+
+def summarize_tasks(results: dict) -> dict:
+    summary = {}
+    for key, label, _fmt, goal, check in TASK_ROWS:
+        stats = _stats(results.get(key, {}).get(DS, []))
+        if stats:
+            summary[key] = {"label": label, "goal": goal, DS: stats, "met": check(stats["median"]) if check else None}
+    for label, key, other, kind, goal, check in TASK_RATIOS:
+        mine, theirs = results.get(key, {}).get(DS, []), results.get(other, {}).get(kind, [])
+        # Run by run: each ratio compares two measurements of the same run.
+        stats = _stats([a / b for a, b in zip(mine, theirs, strict=False) if b])
+        if stats:
+            summary[f"{key}/{other}/{kind}"] = {"label": label, "goal": goal, "ratio": stats, "met": check(stats["median"]) if check else None}
+    return summary
+
+
+def print_tasks(summary: dict, runs: int) -> None:
+    if not summary:
+        return
+    log("")
+    log("Django tasks (django_sqs.tasks), the same runs:")
+    met = {True: "yes", False: "NO", None: ""}
+    for key, _label, fmt, _goal, _check in TASK_ROWS:
+        row = summary.get(key)
+        if row:
+            log(f"  {row['label']:<50} {fmt_spread(fmt, row[DS], runs):>22}  {row['goal']:<8} {met[row['met']]}")
+    for label, key, other, kind, _goal, _check in TASK_RATIOS:
+        row = summary.get(f"{key}/{other}/{kind}")
+        if row:
+            shown = len(row["ratio"]["runs"])
+            log(f"  {'task drain ' + label:<50} {fmt_spread('{:.2f}×', row['ratio'], shown):>22}  {row['goal']:<8} {met[row['met']]}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: small backlog, one run, no peers (~20 s)")
@@ -721,6 +806,11 @@ def main(argv=None) -> int:
     parser.add_argument("--backlog", type=int, help="messages in the drain backlog (default 2000, --quick 200)")
     parser.add_argument("--idle-window", type=float, help="seconds per idle window (default 60, --quick 5)")
     parser.add_argument("--json", type=Path, help="also write the results here (always: bench/results/)")
+    parser.add_argument(
+        "--tasks", action="store_true",
+        help="only the Django tasks figures and what they are compared with: the receiver drain, "
+        "the loop and django-tasks-sqs (when installed)",
+    )
     options = parser.parse_args(argv)
     if psutil is None:
         log("bench/run.py needs psutil: pip install -e '.[bench]'")
@@ -761,50 +851,77 @@ def main(argv=None) -> int:
     server.start()
     bench = Bench(cfg, server, workdir)
     try:
-        log("idle: workers started, counted in the background of the other cases")
-        bench.idle_start()
-        for run in range(cfg.runs):
-            log(f"run {run + 1}/{cfg.runs}: send")
-            bench.case_send(run)
-            log(f"run {run + 1}/{cfg.runs}: drain, 1 worker")
-            bench.case_drain(run, 1)
-            log(f"run {run + 1}/{cfg.runs}: drain, --concurrency 2")
-            bench.case_drain(run, 2)
-            log(f"run {run + 1}/{cfg.runs}: pick-up latency")
-            bench.case_latency(run)
-            log(f"run {run + 1}/{cfg.runs}: SIGTERM, idle and busy")
-            bench.case_sigterm_idle(run)
-            bench.case_sigterm_busy(run)
-            if run < cfg.peer_runs:
-                peers = [p for p, ok in installed.items() if ok]
-                for peer in peers[run % len(peers):] + peers[: run % len(peers)] if peers else []:
-                    log(f"run {run + 1}/{cfg.runs}: peer {peer}, drain")
-                    bench.case_peer_drain(peer, run)
-        log("memory: reference processes")
-        bench.case_memory_reference()
-        bench.idle_finish()
+        if options.tasks:
+            run_tasks_only(bench, cfg, installed)
+        else:
+            run_all(bench, cfg, installed)
     finally:
         for proc in Proc.started:
             proc.kill()
         server.stop()
-    summary = summarize(bench.results)
+    summary = {} if options.tasks else summarize(bench.results)
     meta["seconds"] = round(time.monotonic() - started_at, 1)
     log("")
-    print_table(summary, bench.results, cfg.runs)
+    if not options.tasks:
+        print_table(summary, bench.results, cfg.runs)
     peers = summarize_peers(bench.results)
     if cfg.peer_runs:
         print_peers(peers, installed, min(cfg.runs, cfg.peer_runs))
+    tasks_summary = summarize_tasks(bench.results)
+    print_tasks(tasks_summary, cfg.runs)
     log("")
     log("django_sqs's workers are given their queue's URL (SQS_QUEUE_URLS), as the loop is: no GetQueueUrl")
     log(f"finished in {meta['seconds']:.0f} s")
-    document = {"meta": meta, "summary": summary, "peers": peers, "results": bench.results}
-    path = RESULTS / f"bench-{stamp}{'-quick' if cfg.quick else ''}.json"
-    for target in (path, RESULTS / ("latest-quick.json" if cfg.quick else "latest.json"), options.json):
+    document = {"meta": meta, "summary": summary, "peers": peers, "tasks": tasks_summary, "results": bench.results}
+    tag = "-tasks" if options.tasks else ""
+    path = RESULTS / f"bench-{stamp}{tag}{'-quick' if cfg.quick else ''}.json"
+    latest = f"latest{tag}{'-quick' if cfg.quick else ''}.json"
+    for target in (path, RESULTS / latest, options.json):
         if target:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(json.dumps(document, indent=2, default=str))
     log(f"results: {path}")
     return 0
+
+
+def run_peers(bench: Bench, run: int, peers: list[str]) -> None:
+    for peer in peers[run % len(peers):] + peers[: run % len(peers)] if peers else []:
+        log(f"run {run + 1}: peer {peer}, drain")
+        bench.case_peer_drain(peer, run)
+
+
+def run_tasks_only(bench: Bench, cfg: Config, installed: dict[str, bool]) -> None:
+    for run in range(cfg.runs):
+        log(f"run {run + 1}/{cfg.runs}: drain, 1 worker (receiver and loop)")
+        bench.case_drain(run, 1)
+        log(f"run {run + 1}/{cfg.runs}: Django tasks, enqueue_many and drain")
+        bench.case_task_drain(run)
+        if run < cfg.peer_runs and installed.get("django_tasks_sqs"):
+            run_peers(bench, run, ["django_tasks_sqs"])
+
+
+def run_all(bench: Bench, cfg: Config, installed: dict[str, bool]) -> None:
+    log("idle: workers started, counted in the background of the other cases")
+    bench.idle_start()
+    for run in range(cfg.runs):
+        log(f"run {run + 1}/{cfg.runs}: send")
+        bench.case_send(run)
+        log(f"run {run + 1}/{cfg.runs}: drain, 1 worker")
+        bench.case_drain(run, 1)
+        log(f"run {run + 1}/{cfg.runs}: Django tasks, enqueue_many and drain")
+        bench.case_task_drain(run)
+        log(f"run {run + 1}/{cfg.runs}: drain, --concurrency 2")
+        bench.case_drain(run, 2)
+        log(f"run {run + 1}/{cfg.runs}: pick-up latency")
+        bench.case_latency(run)
+        log(f"run {run + 1}/{cfg.runs}: SIGTERM, idle and busy")
+        bench.case_sigterm_idle(run)
+        bench.case_sigterm_busy(run)
+        if run < cfg.peer_runs:
+            run_peers(bench, run, [p for p, ok in installed.items() if ok])
+    log("memory: reference processes")
+    bench.case_memory_reference()
+    bench.idle_finish()
 
 
 if __name__ == "__main__":

@@ -1,4 +1,7 @@
+import importlib.util
+
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class DjangoSQSConfig(AppConfig):
@@ -11,3 +14,16 @@ class DjangoSQSConfig(AppConfig):
         from .autodiscovery import autodiscover
 
         autodiscover()
+        if getattr(settings, "TASKS", None) and _tasks_framework_installed():
+            # Task queues are registered like receivers' queues, so every command sees them.
+            from django.core.signals import setting_changed
+
+            from .tasks import startup
+
+            startup.register_all()
+            setting_changed.connect(startup.on_setting_changed, dispatch_uid="django_sqs.tasks.startup")
+
+
+def _tasks_framework_installed() -> bool:
+    # Without Django ≥ 6.0 or the backport, nothing reads TASKS (and no SQSBackend can exist).
+    return any(importlib.util.find_spec(name) is not None for name in ("django.tasks", "django_tasks"))

@@ -64,6 +64,9 @@ class RegisteredQueue:
         self.max_receive_count = max_receive_count
         #: The queue whose dead-letter queue this is, if any (set by the registry).
         self.dead_letter_queue_of: str | None = None
+        #: Suffixes (None: the queue itself) one worker serves in strict order, highest
+        #: first; set by the tasks backend for priority levels (SPEC §10 ``--priority``).
+        self.priority_suffixes: tuple[str | None, ...] | None = None
         self._delete_on_error = delete_on_error
         self._check_options()
 

@@ -25,7 +25,7 @@ sys.path[:0] = [str(HERE), str(ROOT)]
 from django_sqs.localserver import LocalSQSServer  # noqa: E402
 
 #: Receivers in the order the demo sends to them.
-RECEIVERS = ["take_note", "import_legacy", "track_event", "confirm_order", "restock", "charge"]
+RECEIVERS = ["take_note", "import_legacy", "track_event", "confirm_order", "restock", "charge", "send_receipt"]
 
 
 def say(text: str = "") -> None:
@@ -68,10 +68,12 @@ def manage(*args: str, env: dict[str, str]) -> int:
     return process.wait()
 
 
-def send_messages() -> None:
+def send_messages() -> str:
     from django.db import transaction
-    from shop import receivers
+    from shop import receivers, tasks
     from shop.models import Order
+
+    from django_sqs.tasks import enqueue_on_commit
 
     receivers.take_note(body="Restock the blue mugs")
     say("  shop_notes          Message               'Restock the blue mugs'")
@@ -88,10 +90,16 @@ def send_messages() -> None:
     say("  shop_restock        JSONMessage           {'item': 'red mug', 'quantity': 24}  (will RestartLater)")
     receivers.charge(body={"order": order.pk, "card": "declined"})
     say(f"  shop_payments       JSONMessage           {{'order': {order.pk}, 'card': 'declined'}}  (will fail)")
+    with transaction.atomic():
+        # A Django task, enqueued when the transaction commits.
+        result = enqueue_on_commit(tasks.send_receipt, order.pk)
+    say(f"  tasks__default__default  task shop.tasks.send_receipt({order.pk})  result id {result.id}")
+    return result.id
 
 
-def report() -> int:
-    """What each receiver wrote down; 1 if one of them never ran."""
+def report(result_id: str) -> int:
+    """What each receiver (and the task) wrote down; 1 if one of them never ran."""
+    from shop import tasks
     from shop.models import Activity, Order
 
     missing = 0
@@ -102,6 +110,9 @@ def report() -> int:
         missing += not texts
     for order in Order.objects.order_by("pk"):
         say(f"  in the database: {order}")
+    result = tasks.send_receipt.get_result(result_id)
+    value = f" {result.return_value!r}" if result.is_finished else ""
+    say(f"  task result: {result.status}{value} after {result.attempts} attempt(s)")
     return 1 if missing else 0
 
 
@@ -132,8 +143,8 @@ def run(env: dict[str, str]) -> int:
     say("   done")
 
     say()
-    say("== Sending one message of every kind (queues are created on first send)")
-    send_messages()
+    say("== Sending one message of every kind and enqueuing a task (queues are created on first send)")
+    result_id = send_messages()
     connections.close_all()  # the worker processes open their own
 
     say()
@@ -143,7 +154,7 @@ def run(env: dict[str, str]) -> int:
 
     say()
     say("== What each receiver did")
-    missing = report()
+    missing = report(result_id)
     connections.close_all()
 
     say()

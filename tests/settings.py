@@ -1,7 +1,10 @@
 """Settings for the test suite: sqlite by default, PostgreSQL when DJANGO_SQS_TEST_DB=postgresql."""
 
+import json
 import os
 from pathlib import Path
+
+import django
 
 BASE_DIR = Path(__file__).resolve().parent
 
@@ -16,8 +19,12 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django_sqs",
+    "django_sqs.tasks.results",
     "tests",
 ]
+if django.VERSION < (6, 0):
+    # The django-tasks backport's app registers its system checks (Django 6 has them built in).
+    INSTALLED_APPS.insert(-1, "django_tasks")
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -69,4 +76,17 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "loggers": {"django_sqs": {"handlers": ["console"], "level": os.environ.get("DJANGO_SQS_LOG_LEVEL", "INFO")}},
+}
+
+# The SQS tasks backend (tests/tasks.py); tests change OPTIONS with override_settings.
+TASKS = {
+    "default": {
+        "BACKEND": "django_sqs.tasks.SQSBackend",
+        "QUEUES": ["default", "emails", "orders.fifo"],
+        "OPTIONS": {
+            "RESULT_STORE": "django_sqs.tasks.results.DatabaseResultStore",
+            # Worker subprocesses started by the tests are told the test's OPTIONS.
+            **json.loads(os.environ.get("DJANGO_SQS_TEST_TASK_OPTIONS", "{}")),
+        },
+    },
 }

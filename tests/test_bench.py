@@ -52,4 +52,9 @@ def test_quick_bench_produces_every_figure(tmp_path):
     assert summary["send_rpm"]["django_sqs"]["median"] == 1.0
     assert summary["send_many_rpm"]["django_sqs"]["median"] == 0.1
     assert document["results"]["memory_c1"]["django_sqs"][0]["worker_peak_rss"] > 0
+    # The Django tasks case: enqueue_many batches by ten; the drain is measured beside the receiver's.
+    tasks = document["tasks"]
+    assert tasks["task_enqueue_many_rpm"]["django_sqs"]["median"] == 0.1
+    assert tasks["task_drain_rate/drain_rate_c1/django_sqs"]["ratio"]["median"] > 0
+    assert "Django tasks (django_sqs.tasks)" in result.stdout
     assert "figure" in result.stdout and "hand-written loop" in result.stdout

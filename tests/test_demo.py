@@ -21,8 +21,8 @@ def test_demo_runs_every_receiver_and_shows_the_status(tmp_path):
 
     # What each receiver did, one per message class, RestartLater and a failure.
     did = out.split("== What each receiver did\n")[1].split("\n\n")[0].splitlines()
-    assert [line.split()[0] for line in did[:6]] == [
-        "take_note", "import_legacy", "track_event", "confirm_order", "restock", "charge",
+    assert [line.split()[0] for line in did[:7]] == [
+        "take_note", "import_legacy", "track_event", "confirm_order", "restock", "charge", "send_receipt",
     ]
     assert "noted 'Restock the blue mugs'" in did[0]
     assert "imported 'sku=MUG-BLUE;qty=12' (on the wire: 'c2t1PU1VRy1CTFVFO3F0eT0xMg==')" in did[1]
@@ -30,13 +30,16 @@ def test_demo_runs_every_receiver_and_shows_the_status(tmp_path):
     assert "confirmed order #1" in did[3]
     assert "(RestartLater)" in did[4]
     assert "card declined for order #1" in did[5]
-    assert "in the database: order #1 (2 × blue mug, confirmed)" in did[6]
+    assert "receipt sent for order #1" in did[6]  # the Django task, enqueued on commit
+    assert "in the database: order #1 (2 × blue mug, confirmed)" in did[7]
+    assert did[8].startswith("  task result: SUCCESSFUL 'receipt sent for order #1") and did[8].endswith("after 1 attempt(s)")
     assert "shop.receivers.PaymentDeclined: card declined" in out  # the failure's traceback, logged
 
     # The final status: handled queues empty, the two kept messages in flight, the DLQ under its queue.
     status = out.split("$ python manage.py sqs_status\n")[1].split("\n\n")[0].splitlines()
     rows = {line.strip().split()[0]: line.split()[1:] for line in status}
     assert rows["QUEUE"] == ["VISIBLE", "IN", "FLIGHT", "DELAYED"]
+    assert rows["example__tasks__default__default"] == ["0", "0", "0"]
     for name in ("notes", "legacy_import", "events", "orders"):
         assert rows[f"example__shop_{name}"] == ["0", "0", "0"]
     assert rows["example__shop_restock"] == ["0", "1", "0"]

@@ -4,6 +4,8 @@ environment names (``SQS_ENDPOINT_URL``: the demo's local server, ElasticMQ, …
 import os
 from pathlib import Path
 
+import django
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 SECRET_KEY = "django_sqs example project, not a secret"
@@ -18,8 +20,11 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_sqs",
+    "django_sqs.tasks.results",  # the tasks' result store (OPTIONS["RESULT_STORE"] below)
     "shop",
 ]
+if django.VERSION < (6, 0):
+    INSTALLED_APPS.insert(-1, "django_tasks")  # the backport of django.tasks
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -48,6 +53,8 @@ DATABASES = {
         "ENGINE": "django.db.backends.sqlite3",
         # The demo uses a database of its own in a temporary directory.
         "NAME": os.environ.get("DJANGO_SQS_EXAMPLE_DB") or str(BASE_DIR / "db.sqlite3"),
+        # The demo's worker runs one process per queue, all writing to this file.
+        "OPTIONS": {"timeout": 30},
     }
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -61,6 +68,19 @@ LOGIN_URL = "admin:login"
 SQS_QUEUE_PREFIX = os.environ.get("SQS_QUEUE_PREFIX", "example")
 SQS_ENDPOINT_URL = os.environ.get("SQS_ENDPOINT_URL") or None
 SQS_REGION = os.environ.get("SQS_REGION", "us-east-1")
+
+# Django tasks (shop/tasks.py) on SQS: the task queue "default" is the SQS queue
+# example__tasks__default__default, served by runreceiver like any queue.
+TASKS = {
+    "default": {
+        "BACKEND": "django_sqs.tasks.SQSBackend",
+        "QUEUES": ["default"],
+        "OPTIONS": {
+            "MAX_ATTEMPTS": 3,
+            "RESULT_STORE": "django_sqs.tasks.results.DatabaseResultStore",
+        },
+    }
+}
 
 LOGGING = {
     "version": 1,

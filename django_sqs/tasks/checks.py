@@ -1,0 +1,46 @@
+"""System checks of an ``SQSBackend`` (run by Django's ``check_tasks`` through ``check()``)."""
+
+from __future__ import annotations
+
+from django.apps import apps
+from django.core.checks import Error
+from django.utils.module_loading import import_string
+
+RESULTS_APP = "django_sqs.tasks.results"
+
+
+def check_backend(backend) -> list[Error]:
+    where = f"TASKS[{backend.alias!r}]"
+    errors = [
+        Error(f"{where}: {p.message}", hint=p.hint, obj=where, id="django_sqs.E040")
+        for p in backend.sqs_options.problems
+    ]
+    if not backend.queues:
+        errors.append(Error(
+            f"{where}: QUEUES is empty. Django reads that as 'any queue', but a worker can only "
+            "serve queues it knows.",
+            hint='List the task queues: "QUEUES": ["default", "emails"].',
+            obj=where,
+            id="django_sqs.E041",
+        ))
+    store = backend.sqs_options.result_store
+    if store is not None:
+        try:
+            import_string(store)
+        except ImportError as exc:
+            errors.append(Error(
+                f"{where}: RESULT_STORE {store!r} cannot be imported ({exc}).",
+                hint='"django_sqs.tasks.results.DatabaseResultStore"',
+                obj=where,
+                id="django_sqs.E042",
+            ))
+        else:
+            if store.startswith(RESULTS_APP + ".") and not apps.is_installed(RESULTS_APP):
+                errors.append(Error(
+                    f"{where}: RESULT_STORE keeps results in a table of the app {RESULTS_APP!r}, "
+                    "which is not in INSTALLED_APPS.",
+                    hint=f'Add "{RESULTS_APP}" to INSTALLED_APPS and run migrate.',
+                    obj=where,
+                    id="django_sqs.E043",
+                ))
+    return errors

@@ -81,8 +81,9 @@ def run_receiver(
             queue, msg_id, exc, "delete" if rq.delete_on_error else "keep", _for_replay(rq, message),
         )
         return Outcome(delete=rq.delete_on_error, reason="bad message")
-    except (Exception, SystemExit):
-        # SystemExit too: a receiver calling sys.exit() fails its message, not the worker.
+    except (Exception, SystemExit, KeyboardInterrupt):
+        # A receiver calling sys.exit() (or raising KeyboardInterrupt) fails its message,
+        # not the worker: the worker's own stop comes through its signal handlers.
         logger.exception(
             "receiver failed queue=%s id=%s action=%s%s",
             queue, msg_id, "delete" if rq.delete_on_error else "keep", _for_replay(rq, message),

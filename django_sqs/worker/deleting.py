@@ -4,8 +4,9 @@ A handled message's delete goes out within ``FLUSH_AFTER`` seconds, or as soon a
 are waiting: fast receivers still cost one DeleteMessageBatch per ten messages, and a
 worker killed in the middle of a batch of slow messages re-runs only the message in
 hand. An entry SQS refuses, or a request that fails, is tried again with backoff
-(doubling from ``RETRY_FIRST``) until ``ATTEMPTS`` tries, or until the message's
-visibility ran out (it is back in the queue then, and will run again). Messages stay
+(doubling from ``RETRY_FIRST`` to ``RETRY_CAP``) until the message's visibility ran out
+(it is back in the queue then, and will run again), or after ``ATTEMPTS`` tries for an
+error that retrying will not mend. Messages stay
 in the heartbeat's care until their delete succeeded or was given up.
 """
 
@@ -21,6 +22,12 @@ from .sources import Held
 
 logger = logging.getLogger("django_sqs.worker")
 
+#: Errors that retrying will not mend.
+PERMANENT_CODES = {
+    "AccessDenied", "AccessDeniedException", "InvalidClientTokenId", "UnrecognizedClientException",
+    "NoCredentialsError", "InvalidParameterValue", "AWS.SimpleQueueService.NonExistentQueue",
+    "QueueDoesNotExist", "InvalidAddress",
+}
 FLUSH_AFTER = 0.5
 BATCH = 10
 ATTEMPTS = 5
@@ -87,7 +94,10 @@ class Deleter(threading.Thread):
         for held, code in failed:
             tries = attempts[id(held)] + 1
             gone = code == "ReceiptHandleIsInvalid" or held.remaining(now) <= 0
-            if tries >= ATTEMPTS or gone or (self._stopping and tries >= 2):
+            # An outage is waited out while the heartbeat keeps the message hidden; an
+            # error that will not go away (access denied) is given up after a few tries.
+            hopeless = tries >= ATTEMPTS and code in PERMANENT_CODES
+            if gone or hopeless or (self._stopping and tries >= 2):
                 logger.error(
                     "delete failed, the message will come back and run again queue=%s id=%s code=%s attempts=%d",
                     held.source.full_name, held.id, code, tries,

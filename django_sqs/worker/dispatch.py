@@ -81,6 +81,15 @@ class Dispatcher:
         with self.cond:
             self.cond.wait(timeout)
 
+    def waiting_count(self) -> int:
+        with self.cond:
+            return len(self._waiting)
+
+    def waiting_below(self, top) -> bool:
+        """Are messages of queues ranked below ``top`` waiting to start?"""
+        with self.cond:
+            return any(h.source.rank > top.rank for h in self._waiting)
+
     def held_count(self) -> int:
         with self.cond:
             return len(self._waiting) + len(self._in_hand)

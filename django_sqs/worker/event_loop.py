@@ -14,6 +14,10 @@ from collections.abc import Awaitable
 from typing import Any
 
 
+class ReceiverExited(Exception):
+    """An async receiver raised SystemExit or KeyboardInterrupt: a failure of its message."""
+
+
 class EventLoopThread:
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -33,7 +37,12 @@ class EventLoopThread:
         """Await ``awaitable`` on the loop; block this thread until it is done."""
 
         async def wrapper() -> Any:
-            return await awaitable
+            try:
+                return await awaitable
+            except (SystemExit, KeyboardInterrupt) as exc:
+                # Raised inside the loop, these would end run_forever() and the loop's
+                # thread, leaving this caller (and every later one) waiting for ever.
+                raise ReceiverExited(f"the receiver raised {type(exc).__name__}") from exc
 
         return asyncio.run_coroutine_threadsafe(wrapper(), self._start()).result()
 

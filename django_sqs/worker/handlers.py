@@ -13,7 +13,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from asgiref.sync import sync_to_async
 
 from .. import signals, tracing
 from ..handling import Outcome, decode_message, run_receiver
@@ -34,6 +37,16 @@ def expiry_margin(held: Held) -> float:
     """A message with less than this left is not started: SQS may hand it out again
     while it runs. A quarter of the current hiding, at most half a second."""
     return min(0.5, held.visibility / 4)
+
+
+async def _with_connections(awaitable: Awaitable[Any], close_all: bool) -> Any:
+    """An async receiver's ORM runs in asgiref's thread-sensitive executor thread, not in
+    the handler thread: the connection handling around the message happens there too."""
+    await sync_to_async(prepare_connections)()
+    try:
+        return await awaitable
+    finally:
+        await sync_to_async(finish_connections)(close_all)
 
 
 class Handlers:
@@ -116,7 +129,9 @@ class Handlers:
         prepare_connections()
         try:
             with tracing.consumer_span(message):
-                outcome = run_receiver(rq, message, await_with=self.loop.run)
+                outcome = run_receiver(
+                    rq, message, await_with=lambda aw: self.loop.run(_with_connections(aw, rq.close_database))
+                )
         finally:
             finish_connections(close_all=rq.close_database)
         self._settle(held, outcome, time.monotonic() - started)
@@ -141,8 +156,13 @@ class Handlers:
         else:
             with self.heartbeat.decisions:
                 self.heartbeat.untrack([held])
-                if outcome.delay is not None:
-                    requests.change_visibility([held], outcome.delay, f"restart in {outcome.delay}s")
+                delay = outcome.delay
+                if delay is None and held.visibility < held.source.visibility_timeout:
+                    # Received by a long poll, hidden for seconds only: it must come back
+                    # after the receiver's visibility timeout, as documented.
+                    delay = held.source.visibility_timeout
+                if delay is not None:
+                    requests.change_visibility([held], delay, f"restart in {delay}s")
             later = self.dispatcher.drop_group(held)
             if later:
                 self.release(later, "after an earlier message of its FIFO group stayed in the queue")

@@ -51,12 +51,25 @@ BURST_POLL_PERIOD = 1
 #: (systemd's KillMode=control-group, pkill): directly, and forwarded by the supervisor.
 #: The same signal again within this window is that same stop, not a second one.
 SAME_STOP_WINDOW = 1.0
+#: Unsupervised, the twin comes from a wrapper that forwards the signal (uv run, honcho)
+#: within milliseconds; an operator's second Ctrl-C takes longer.
+FORWARDED_STOP_WINDOW = 0.2
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 EXIT_OK = 0  # burst found the queues empty, the limit was reached, or stopped cleanly
 EXIT_CRASHED = 1  # the poller died of a bug: a supervisor restarts the process
-#: How long a stopping worker waits for a receive on its way before abandoning it.
-POLLER_JOIN = 0.5
+#: A stopping worker abandons a long poll after this (what SQS hands it comes back
+#: within LONG_POLL_VISIBILITY seconds), and waits up to SHORT_RECEIVE_JOIN for the
+#: answer of a short receive (whose messages it must give back), and up to
+#: SHUTDOWN_FLUSH for the last deletes.
+POLLER_JOIN = 0.1
+SHORT_RECEIVE_JOIN = 10.0
+SHUTDOWN_FLUSH = 20.0
+#: With --priority, while messages of lower queues wait in the worker (look-ahead) and
+#: there is no room for a full receive, the top queue is checked this often (a short
+#: receive), so a message sent to it meanwhile starts before them: at most one request a
+#: second, and only while lower queues' messages wait.
+WATCH_PERIOD = 1.0
 
 
 def sources_for(queues: list[RegisteredQueue], suffix: str | None = None) -> list[Source]:
@@ -107,6 +120,7 @@ class Worker:
         self.reason = ""
         self._stop_signal: tuple[int, float] | None = None
         self._stop_event = threading.Event()
+        self._last_watch = 0.0
         self._saved_handlers: dict[int, object] = {}
         self._outage_since: float | None = None
         self._failures = 0
@@ -138,9 +152,13 @@ class Worker:
         signals.emit(signals.worker_started, type(self), queues=self.names, pid=os.getpid(), threads=self.threads)
         try:
             self.handlers.run_here()  # until the dispatcher closes: stop, empty, limit
-            self.shutdown()
         finally:
-            self.restore_signal_handlers()
+            # Also when something escaped the handler loop: handled messages are still
+            # deleted and unstarted ones given back.
+            try:
+                self.shutdown()
+            finally:
+                self.restore_signal_handlers()
         logger.info(
             "worker stopped queues=%s pid=%s handled=%d reason=%s",
             ",".join(self.names), os.getpid(), self.counter.value, self.reason,
@@ -168,11 +186,17 @@ class Worker:
             if self.limit_reached():
                 return "limit"
             room = self.dispatcher.room(LOOK_AHEAD)
-            starving = room > 0 and self.dispatcher.held_count() == len(self.dispatcher.in_hand())
+            starving = room > 0 and self.dispatcher.waiting_count() == 0
             if room < MAX_MESSAGES_PER_RECEIVE and not starving:
-                self.dispatcher.wait_for_change(0.1)  # until one receive's worth fits
-                continue
-            batch = self.poller.round(room)
+                now = time.monotonic()
+                if now - self._last_watch >= WATCH_PERIOD and self.dispatcher.waiting_below(self.sources[0]):
+                    self._last_watch = now
+                    batch = self.poller.watch(self.sources[0], max(1, room))
+                else:
+                    self.dispatcher.wait_for_change(0.1)  # until one receive's worth fits
+                    continue
+            else:
+                batch = self.poller.round(room)
             if batch is None:
                 self.outage(self.poller.failed)
                 continue
@@ -182,7 +206,8 @@ class Worker:
                 if self.stopping or not self.dispatcher.add(batch):
                     self.release(batch, "stopping")  # the stop came while the receive was out
                     return "signal"
-            elif self.burst:
+            elif self.burst and self.poller.idle and self.poller.last_wait == self.poll_period:
+                # Empty after a receive that waited (a short one may miss messages on SQS).
                 if self.dispatcher.held_count() == 0:
                     return "empty"
                 # Messages in hand may yet come back (RestartLater): look once more after them.
@@ -203,9 +228,14 @@ class Worker:
         # A poller inside a long poll is abandoned (what SQS hands it comes back within
         # LONG_POLL_VISIBILITY seconds); one that is about to hand over a batch gives it back.
         self._stop_event.set()
+        deadline = time.monotonic() + SHORT_RECEIVE_JOIN
         self._poller_thread.join(POLLER_JOIN)
+        while self._poller_thread.is_alive() and not self.poller.long_polling and time.monotonic() < deadline:
+            # A short receive hides its messages for the full timeout: wait for its
+            # answer, so that the poller gives them back.
+            self._poller_thread.join(0.05)
         self.deleter.stop()
-        self.deleter.join()
+        self.deleter.join(SHUTDOWN_FLUSH)
         self.heartbeat.stop()
         self.handlers.stop()
         finish_connections(close_all=False)
@@ -219,10 +249,11 @@ class Worker:
         (unless it is the same stop delivered twice to a supervised child)."""
         now = time.monotonic()
         if self.stopping and signum is not None:
-            if self._stop_signal is not None and self.parent_pid is not None:
+            if self._stop_signal is not None:
                 first, at = self._stop_signal
-                if first == signum and now - at < SAME_STOP_WINDOW:
-                    return  # the group-wide signal and the supervisor's forward of it
+                window = SAME_STOP_WINDOW if self.parent_pid is not None else FORWARDED_STOP_WINDOW
+                if first == signum and now - at < window:
+                    return  # the group-wide signal and its forward (supervisor or wrapper)
             logger.warning("second signal, exiting at once queue=%s", ",".join(self.names))
             os._exit(128 + signum)
         self.stopping = True
@@ -272,7 +303,8 @@ class Worker:
         if self._outage_since is None:
             self._outage_since = time.monotonic()
             log = logger.warning if getattr(exc, "transient", False) else logger.error
-            log("cannot reach SQS queue=%s error=%s; retrying with backoff", ",".join(self.names), exc)
+            what = "no AWS credentials found" if getattr(exc, "code", "") == "NoCredentialsError" else "cannot reach SQS"
+            log("%s queue=%s error=%s; retrying with backoff", what, ",".join(self.names), exc)
         self._failures += 1
         delay = min(BACKOFF_CAP, BACKOFF_FIRST * 2 ** (self._failures - 1))
         self.sleep(delay * random.uniform(0.5, 1.0))

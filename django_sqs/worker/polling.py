@@ -43,11 +43,16 @@ class Poller:
         self.idle = False  # the previous round found nothing anywhere
         self.failed: SQSError | None = None  # why the last round could not reach SQS
         self._attempt_ids: dict[Source, str] = {}
+        #: True while a long poll is out: a stopping worker may abandon it (what it gets
+        #: is hidden for LONG_POLL_VISIBILITY only); a short receive it waits for.
+        self.long_polling = False
+        self.last_wait = 0
 
     def round(self, room: int) -> list[Held] | None:
         """Receive up to ``room`` messages from the first queue (by rank) that has any;
         [] when all are empty, None when SQS could not be reached (backoff is the caller's)."""
         wait = self.poll_period if self.idle else 0
+        self.last_wait = wait
         for source in self.sources:
             batch = self.receive(source, min(room, MAX_MESSAGES_PER_RECEIVE), wait)
             if batch is None:
@@ -58,6 +63,13 @@ class Poller:
             wait = 0  # lower queues are checked, not waited on
         self.idle = True
         return []
+
+    def watch(self, source: Source, wanted: int) -> list[Held] | None:
+        """A short receive from ``source`` alone (the top queue, while lower ones' messages wait)."""
+        batch = self.receive(source, wanted, 0)
+        if batch:
+            self.idle = False
+        return batch
 
     def receive(self, source: Source, wanted: int, wait: int) -> list[Held] | None:
         long_poll = wait > 0
@@ -76,8 +88,12 @@ class Poller:
         try:
             url = source.url
             sent_at = time.monotonic()
-            with wrap_errors("ReceiveMessage", source.full_name):
-                response = get_client().receive_message(QueueUrl=url, **params)
+            self.long_polling = long_poll
+            try:
+                with wrap_errors("ReceiveMessage", source.full_name):
+                    response = get_client().receive_message(QueueUrl=url, **params)
+            finally:
+                self.long_polling = False
         except SQSError as exc:
             if isinstance(exc, SQSRequestError) and exc.code in NONEXISTENT_QUEUE_CODES:
                 queue_urls.clear_cache()

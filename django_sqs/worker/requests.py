@@ -51,6 +51,9 @@ def change_visibility(held: list[Held], seconds: int, why: str) -> list[Held]:
     if not held:
         return []
     ok, failed = batch("ChangeMessageVisibilityBatch", held, VisibilityTimeout=seconds)
+    if why == "heartbeat":
+        # A renewal racing the delete of a message just handled: nothing to warn about.
+        failed = [(h, code) for h, code in failed if code != "ReceiptHandleIsInvalid"]
     for source, items in _by_source([h for h, _ in failed]).items():
         codes = sorted({code for h, code in failed if h in items})
         logger.warning(

@@ -36,7 +36,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--suffix", help="serve the queues with this suffix (prefix__name__SUFFIX)")
         parser.add_argument(
-            "--concurrency", type=number(int, minimum=1, maximum=MAX_PROCESSES), default=1, metavar="N",
+            "--concurrency", type=positive_int, default=1, metavar="N",
             help=f"worker processes per queue (default 1; at most {MAX_PROCESSES} processes in all, "
             f"about {PROCESS_MEMORY_MB} MB each)",
         )

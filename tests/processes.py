@@ -45,10 +45,15 @@ def alive(pid: int) -> bool:
 class ReceiverProcess:
     """``python -m django runreceiver ARGS`` with the test settings, in its own process."""
 
-    def __init__(self, tmp_path: Path, endpoint: str, *args: str, env: dict | None = None):
+    def __init__(
+        self, tmp_path: Path, endpoint: str, *args: str, env: dict | None = None, start_new_session: bool = False
+    ):
+        """``start_new_session``: the worker leads a process group of its own, so a test can
+        signal the whole group at once (``killpg``), as systemd's KillMode=control-group does."""
         self.record_path = tmp_path / f"records-{time.monotonic_ns()}.jsonl"
         self.log_path = tmp_path / f"log-{time.monotonic_ns()}.txt"
         self.args = args
+        self.start_new_session = start_new_session
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "tests.settings",
@@ -66,6 +71,7 @@ class ReceiverProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "django", "runreceiver", *self.args],
             cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+            start_new_session=self.start_new_session,
         )
         return self
 
@@ -88,6 +94,19 @@ class ReceiverProcess:
 
     def signal(self, signum: int = signal.SIGTERM) -> None:
         self.process.send_signal(signum)
+
+    def killpg(self, signum: int | None = None) -> None:
+        """``signum`` to every process of the worker's group at once (``start_new_session``);
+        children that moved to groups of their own are signalled too, at the same instant."""
+        signum = signal.SIGTERM if signum is None else signum
+        targets = self.child_pids()
+        os.killpg(self.pid, signum)
+        for pid in targets:
+            try:
+                if os.getpgid(pid) != self.pid:
+                    os.kill(pid, signum)
+            except ProcessLookupError:
+                pass
 
     def wait(self, timeout: float = 30) -> int:
         try:

@@ -151,7 +151,7 @@ def test_failed_deletes_are_retried_with_backoff(server, refuse, caplog):
     watcher.join(5)
     times = [t for a, t in refuse.requests if a == "DeleteMessageBatch"]
     assert len(times) == 4, times
-    gaps = [b - a for a, b in zip(times, times[1:])]
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
     assert min(gaps) >= 0.25, f"retried in a burst: {gaps}"
     assert gaps[-1] > gaps[0], f"no backoff: {gaps}"
     assert counts("t__work") == (0, 0)

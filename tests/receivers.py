@@ -115,6 +115,8 @@ if os.environ.get("DJANGO_SQS_TEST_PARENT_QUERY"):
 import asyncio  # noqa: E402
 import threading  # noqa: E402
 
+from django.db import connections  # noqa: E402
+
 
 def _timed(message, phase, **extra):
     record(
@@ -135,11 +137,11 @@ def _work(message):
     if body.get("action") == "db":
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-        connections_used.append(connection)
+        connections_used.append((threading.get_ident(), connections["default"]))
     _timed(message, "end", body=body)
 
 
-#: The (thread-local) default database connections the ``work`` receiver used.
+#: (thread, its own default database connection) for each ``work`` message that used it.
 connections_used: list = []
 
 

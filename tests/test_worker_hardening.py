@@ -288,3 +288,20 @@ def test_concurrency_ceiling_names_the_memory(server, monkeypatch, args):
     monkeypatch.setattr(os, "fork", no_fork)
     with pytest.raises(CommandError, match=r"\d+ MB"):
         call_command("runreceiver", *args)
+
+
+# -- 7: prompt deletes still go out ten a request for fast receivers ---------------------------
+
+
+def test_fast_drain_batches_deletes_and_stays_under_the_request_budget(server):
+    total = 200
+    send_many("work", [{"n": i} for i in range(total)])
+    server.reset_counts()
+    call_command("runreceiver", "work", "--burst")
+    assert len(ended()) == total
+    assert counts("t__work") == (0, 0)
+    requests = server.counts()
+    deletes = requests.get("DeleteMessageBatch", 0) + requests.get("DeleteMessage", 0)
+    assert deletes <= total / 10 * 1.1, requests
+    worker_requests = sum(v for k, v in requests.items() if k != "GetQueueAttributes")
+    assert worker_requests / total <= 0.21, requests

@@ -26,7 +26,9 @@ def test_one_poller_per_queue_whatever_the_threads(server, tmp_path):
         time.sleep(8)  # idle: one 2 s long poll after another
         receives = server.counts().get("ReceiveMessage", 0)
         worker.signal(signal.SIGTERM)
+        stopped = time.monotonic()
         assert worker.wait(10) == 0
+        assert time.monotonic() - stopped < 3  # idle, 8 threads: SIGTERM to exit ≤ 1 s
     assert 1 <= receives <= 6, f"{receives} receives in 8 s with a 2 s poll period"
 
 

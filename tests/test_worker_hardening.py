@@ -164,6 +164,33 @@ def test_failed_deletes_are_retried_with_backoff(server, refuse, caplog):
 # -- 8: the heartbeat never overrides a decision; the 12-hour cap ------------------------------
 
 
+def test_restart_later_delay_is_not_undone_by_a_heartbeat_already_on_its_way(server, monkeypatch):
+    """A renewal that left before the receiver decided, and lands after the decision, must
+    not shorten ``RestartLater(delay=10)`` back to the visibility timeout. Renewals are
+    slowed down here (as a slow network would) so the race happens every time."""
+    original = receipts.batch_request
+
+    def slow_renewals(action, url, full_name, handles, **extra):
+        if action == "ChangeMessageVisibilityBatch" and extra.get("VisibilityTimeout") not in (0, 10):
+            time.sleep(0.4)  # the renewal is on its way
+        return original(action, url, full_name, handles, **extra)
+
+    monkeypatch.setattr(receipts, "batch_request", slow_renewals)
+    # VT 1: the renewal leaves half a second after receipt, the decision comes at 0.8 s.
+    send("vt1", body={"sleep": 0.8, "action": "restart", "delay": 10})
+    deadline = time.monotonic() + 15
+
+    def came_back_or_late():
+        return len(started()) >= 2 or time.monotonic() > deadline
+
+    watcher = stop_in_process_when(came_back_or_late)
+    call_command("runreceiver", "vt1")
+    watcher.join(5)
+    starts = [c["t"] for c in started()]
+    assert len(starts) >= 2, "the restarted message never came back"
+    assert starts[1] - starts[0] >= 9, f"RestartLater(delay=10) came back after {starts[1] - starts[0]:.1f}s"
+
+
 def test_heartbeat_stops_at_the_visibility_cap_and_says_so_once(server, monkeypatch, caplog, refuse):
     from django_sqs.worker import heartbeat
 

@@ -95,18 +95,20 @@ class ReceiverProcess:
     def signal(self, signum: int = signal.SIGTERM) -> None:
         self.process.send_signal(signum)
 
-    def killpg(self, signum: int | None = None) -> None:
-        """``signum`` to every process of the worker's group at once (``start_new_session``);
-        children that moved to groups of their own are signalled too, at the same instant."""
+    def killpg(self, signum: int | None = None, spread: float = 0.05) -> None:
+        """``signum`` to every process of the worker, as systemd's KillMode=control-group
+        does: the children (which lead process groups of their own) first, then, ``spread``
+        seconds later, the worker's own group (``start_new_session``). The spread keeps two
+        deliveries to a child from merging into one, as they may in production."""
         signum = signal.SIGTERM if signum is None else signum
-        targets = self.child_pids()
-        os.killpg(self.pid, signum)
-        for pid in targets:
+        for pid in self.child_pids():
             try:
                 if os.getpgid(pid) != self.pid:
                     os.kill(pid, signum)
             except ProcessLookupError:
                 pass
+        time.sleep(spread)
+        os.killpg(self.pid, signum)
 
     def wait(self, timeout: float = 30) -> int:
         try:

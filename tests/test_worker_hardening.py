@@ -14,13 +14,13 @@ from botocore.awsrequest import AWSResponse
 from django.core.checks import run_checks
 from django.core.management import CommandError, call_command
 
-from django_sqs import receipts, register, send, send_many
+from django_sqs import RestartLater, receipts, register, send, send_many
 from django_sqs.client import get_client
 from django_sqs.exceptions import ConfigurationError
 from django_sqs.registry import registry
 from tests.processes import wait_until
 from tests.queue_helpers import counts
-from tests.receivers import calls
+from tests.receivers import calls, record
 
 
 def started(queue=None):
@@ -167,24 +167,34 @@ def test_failed_deletes_are_retried_with_backoff(server, refuse, caplog):
 def test_restart_later_delay_is_not_undone_by_a_heartbeat_already_on_its_way(server, monkeypatch):
     """A renewal that left before the receiver decided, and lands after the decision, must
     not shorten ``RestartLater(delay=10)`` back to the visibility timeout. Renewals are
-    slowed down here (as a slow network would) so the race happens every time."""
+    slowed down here (as a slow network would), and the receiver decides while one is on
+    its way, so the race happens every time."""
     original = receipts.batch_request
+    renewal_on_its_way = threading.Event()
 
     def slow_renewals(action, url, full_name, handles, **extra):
         if action == "ChangeMessageVisibilityBatch" and extra.get("VisibilityTimeout") not in (0, 10):
-            time.sleep(0.4)  # the renewal is on its way
+            renewal_on_its_way.set()
+            time.sleep(0.5)
         return original(action, url, full_name, handles, **extra)
 
+    def decides_during_a_renewal(message):
+        record(message, phase="start", t=time.time())
+        if message.receive_count == 1:
+            assert renewal_on_its_way.wait(10), "the heartbeat never renewed the message"
+            time.sleep(0.1)
+            raise RestartLater(delay=10)
+
     monkeypatch.setattr(receipts, "batch_request", slow_renewals)
-    # VT 1: the renewal leaves half a second after receipt, the decision comes at 0.8 s.
-    send("vt1", body={"sleep": 0.8, "action": "restart", "delay": 10})
+    register("restart_race", decides_during_a_renewal, visibility_timeout=1)
+    send("restart_race", body="x")
     deadline = time.monotonic() + 15
 
     def came_back_or_late():
         return len(started()) >= 2 or time.monotonic() > deadline
 
     watcher = stop_in_process_when(came_back_or_late)
-    call_command("runreceiver", "vt1")
+    call_command("runreceiver", "restart_race")
     watcher.join(5)
     starts = [c["t"] for c in started()]
     assert len(starts) >= 2, "the restarted message never came back"

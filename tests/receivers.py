@@ -180,8 +180,8 @@ def groups(message):
     _work(message)
 
 
-@receiver("async_work", message_class=JSONMessage)
-async def async_work(message):
+@receiver("work_async", message_class=JSONMessage)
+async def work_async(message):
     body = message.get_body()
     _timed(message, "start", body=body)
     await asyncio.sleep(body.get("sleep", 0))

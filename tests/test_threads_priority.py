@@ -50,8 +50,8 @@ def test_threads_run_receivers_at_once(server):
 
 
 def test_async_receivers_count_against_threads(server):
-    send_many("async_work", [{"sleep": 1, "n": i} for i in range(6)])
-    call_command("runreceiver", "async_work", "--threads", "2", "--burst")
+    send_many("work_async", [{"sleep": 1, "n": i} for i in range(6)])
+    call_command("runreceiver", "work_async", "--threads", "2", "--burst")
     assert len(entries("end")) == 6
     assert max_overlap() == 2
     assert len({c["loop"] for c in entries("end")}) == 1  # one event loop per process

@@ -46,8 +46,8 @@ def test_a_worker_holds_at_most_threads_plus_ten_beyond_those_in_hand(server, tm
 
 
 def test_async_receivers_count_against_threads_in_a_worker_process(server, tmp_path):
-    send_many("async_work", [{"sleep": 1, "n": i} for i in range(6)])
-    with ReceiverProcess(tmp_path, server.url, "async_work", "--threads", "3", "--burst") as worker:
+    send_many("work_async", [{"sleep": 1, "n": i} for i in range(6)])
+    with ReceiverProcess(tmp_path, server.url, "work_async", "--threads", "3", "--burst") as worker:
         assert worker.wait(30) == 0
         records = worker.records()
     assert len([r for r in records if r["phase"] == "end"]) == 6

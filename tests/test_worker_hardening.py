@@ -101,14 +101,26 @@ def test_receiver_taking_three_visibility_timeouts_runs_once(server, queue, vt, 
     assert "visibility change failed" not in caplog.text
 
 
+def test_messages_waiting_their_turn_on_a_one_second_timeout_run_once(server, caplog):
+    """Look-ahead messages wait behind a busy thread for several visibility timeouts; the
+    heartbeat must keep every one of them hidden (renewed with half a second left)."""
+    ids = send_many("vt1", [{"sleep": 0.4, "n": i} for i in range(12)])
+    with caplog.at_level(logging.INFO, logger="django_sqs"):
+        call_command("runreceiver", "vt1", "--burst")
+    runs = [c["id"] for c in started()]
+    assert sorted(runs) == sorted(ids), "a message ran twice, or not at all"
+    assert "visibility ran out" not in caplog.text
+    assert counts("t__vt1") == (0, 0)
+
+
 # -- 9: async def receivers, generator functions ----------------------------------------------
 
 
 def test_async_receiver_runs_through_runreceiver(server):
-    send_many("async_work", [{"sleep": 0.1, "n": i} for i in range(3)])
-    call_command("runreceiver", "async_work", "--burst")
-    assert sorted(c["body"]["n"] for c in ended("t__async_work")) == [0, 1, 2]
-    assert counts("t__async_work") == (0, 0)
+    send_many("work_async", [{"sleep": 0.1, "n": i} for i in range(3)])
+    call_command("runreceiver", "work_async", "--burst")
+    assert sorted(c["body"]["n"] for c in ended("t__work_async")) == [0, 1, 2]
+    assert counts("t__work_async") == (0, 0)
 
 
 def test_generator_function_is_refused_as_a_receiver():

@@ -185,11 +185,11 @@ def test_killed_mid_batch_reruns_only_the_message_in_hand(server, tmp_path):
 
 
 def test_async_receiver_runs_in_a_worker_process(server, tmp_path):
-    send_many("async_work", [{"sleep": 0.1, "n": i} for i in range(4)])
-    with ReceiverProcess(tmp_path, server.url, "async_work", "--burst") as worker:
+    send_many("work_async", [{"sleep": 0.1, "n": i} for i in range(4)])
+    with ReceiverProcess(tmp_path, server.url, "work_async", "--burst") as worker:
         assert worker.wait(30) == 0
         assert sorted(r["body"]["n"] for r in worker.records(phase="end")) == [0, 1, 2, 3]
-    assert counts("t__async_work") == (0, 0)
+    assert counts("t__work_async") == (0, 0)
 
 
 # -- 23: a clean stop reads as one --------------------------------------------------------------

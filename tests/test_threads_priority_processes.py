@@ -116,6 +116,22 @@ def test_stop_with_messages_in_hand_on_several_threads(server, tmp_path):
     assert counts("t__work") == (20 - ended, 0)
 
 
+def test_group_wide_stop_of_supervised_children_with_several_threads(server, tmp_path):
+    """KillMode=control-group with --concurrency 2 --threads 3: every message in hand on
+    every thread finishes, the rest goes back, everything exits 0."""
+    send_many("work", [{"sleep": 2, "n": i} for i in range(40)])
+    args = ("work", "--concurrency", "2", "--threads", "3")
+    with ReceiverProcess(tmp_path, server.url, *args, start_new_session=True) as worker:
+        worker.wait_for(lambda: len(worker.records(phase="start")) >= 6, message="six messages in hand")
+        worker.killpg(signal.SIGTERM)
+        assert worker.wait(20) == 0
+        assert not unfinished(worker), worker.log()
+        assert "second signal" not in worker.log()
+        ended = len(worker.records(phase="end"))
+    nothing_in_flight("t__work")
+    assert counts("t__work") == (40 - ended, 0)
+
+
 def test_message_limit_across_threads_in_a_worker_process(server, tmp_path):
     send_many("work", [{"sleep": 0.3, "n": i} for i in range(20)])
     with ReceiverProcess(tmp_path, server.url, "work", "--threads", "4", "--message-limit", "6") as worker:

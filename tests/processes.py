@@ -45,10 +45,15 @@ def alive(pid: int) -> bool:
 class ReceiverProcess:
     """``python -m django runreceiver ARGS`` with the test settings, in its own process."""
 
-    def __init__(self, tmp_path: Path, endpoint: str, *args: str, env: dict | None = None):
+    def __init__(
+        self, tmp_path: Path, endpoint: str, *args: str, env: dict | None = None, start_new_session: bool = False
+    ):
+        """``start_new_session``: the worker leads a process group of its own, so a test can
+        signal the whole group at once (``killpg``), as systemd's KillMode=control-group does."""
         self.record_path = tmp_path / f"records-{time.monotonic_ns()}.jsonl"
         self.log_path = tmp_path / f"log-{time.monotonic_ns()}.txt"
         self.args = args
+        self.start_new_session = start_new_session
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "tests.settings",
@@ -66,6 +71,7 @@ class ReceiverProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "django", "runreceiver", *self.args],
             cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+            start_new_session=self.start_new_session,
         )
         return self
 
@@ -88,6 +94,21 @@ class ReceiverProcess:
 
     def signal(self, signum: int = signal.SIGTERM) -> None:
         self.process.send_signal(signum)
+
+    def killpg(self, signum: int | None = None, spread: float = 0.05) -> None:
+        """``signum`` to every process of the worker, as systemd's KillMode=control-group
+        does: the children (which lead process groups of their own) first, then, ``spread``
+        seconds later, the worker's own group (``start_new_session``). The spread keeps two
+        deliveries to a child from merging into one, as they may in production."""
+        signum = signal.SIGTERM if signum is None else signum
+        for pid in self.child_pids():
+            try:
+                if os.getpgid(pid) != self.pid:
+                    os.kill(pid, signum)
+            except ProcessLookupError:
+                pass
+        time.sleep(spread)
+        os.killpg(self.pid, signum)
 
     def wait(self, timeout: float = 30) -> int:
         try:
@@ -128,6 +149,8 @@ class TCPProxy:
     def __init__(self, target_port: int):
         self.target_port = target_port
         self.port = 0
+        #: Seconds each answer from the server is held back (a slow network), when set.
+        self.delay = 0.0
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
         self._listener: socket.socket | None = None
@@ -159,13 +182,14 @@ class TCPProxy:
                 continue
             with self._lock:
                 self._sockets += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+            for a, b, slow in ((client, upstream, False), (upstream, client, True)):
+                threading.Thread(target=self._pipe, args=(a, b, slow), daemon=True).start()
 
-    @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+    def _pipe(self, src: socket.socket, dst: socket.socket, slow: bool) -> None:
         try:
             while data := src.recv(65536):
+                if slow and self.delay:
+                    time.sleep(self.delay)
                 dst.sendall(data)
         except OSError:
             pass

@@ -106,3 +106,83 @@ if os.environ.get("DJANGO_SQS_TEST_PARENT_QUERY"):
     if path:
         with open(path, "a") as f:
             f.write(json.dumps({"phase": "parent", "pid": os.getpid(), "backend_pid": _pid}) + "\n")
+
+
+# -- The hardened worker and its threads (issues 10 and 11) ---------------------------------
+# Each entry also says when (wall clock) and on which thread it ran, so tests can see
+# overlap and start order; a body of {"sleep": S} waits S seconds between start and end.
+
+import asyncio  # noqa: E402
+import threading  # noqa: E402
+
+from django.db import connections  # noqa: E402
+
+
+def _timed(message, phase, **extra):
+    record(
+        message, phase=phase, t=time.time(), thread=threading.get_ident(),
+        group=getattr(message, "group_id", None), **extra,
+    )
+
+
+def _work(message):
+    body = message.get_body()
+    _timed(message, "start", body=body)
+    if body.get("action") == "restart":
+        raise RestartLater(delay=body.get("delay"))
+    if body.get("action") == "fail":
+        raise ValueError(f"failing on purpose: {body}")
+    if body.get("sleep"):
+        time.sleep(body["sleep"])
+    if body.get("action") == "db":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        connections_used.append((threading.get_ident(), connections["default"]))
+    _timed(message, "end", body=body)
+
+
+#: (thread, its own default database connection) for each ``work`` message that used it.
+connections_used: list = []
+
+
+@receiver("work", message_class=JSONMessage)
+def work(message):
+    _work(message)
+
+
+@receiver("vt1", message_class=JSONMessage, visibility_timeout=1)
+def vt1(message):
+    _work(message)
+
+
+@receiver("vt3", message_class=JSONMessage, visibility_timeout=3)
+def vt3(message):
+    _work(message)
+
+
+@receiver("prio_high", message_class=JSONMessage)
+def prio_high(message):
+    _work(message)
+
+
+@receiver("prio_mid", message_class=JSONMessage)
+def prio_mid(message):
+    _work(message)
+
+
+@receiver("prio_low", message_class=JSONMessage)
+def prio_low(message):
+    _work(message)
+
+
+@receiver("groups.fifo", message_class=JSONMessage)
+def groups(message):
+    _work(message)
+
+
+@receiver("work_async", message_class=JSONMessage)
+async def work_async(message):
+    body = message.get_body()
+    _timed(message, "start", body=body)
+    await asyncio.sleep(body.get("sleep", 0))
+    _timed(message, "end", body=body, loop=id(asyncio.get_running_loop()))

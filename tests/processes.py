@@ -202,6 +202,12 @@ class TCPProxy:
 
     def cut(self) -> None:
         if self._listener:
+            # shutdown() wakes the accept() blocked on it; close() alone lets it take
+            # one more connection.
+            try:
+                self._listener.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             self._listener.close()
             self._listener = None
         with self._lock:

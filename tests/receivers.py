@@ -186,3 +186,131 @@ async def work_async(message):
     _timed(message, "start", body=body)
     await asyncio.sleep(body.get("sleep", 0))
     _timed(message, "end", body=body, loop=id(asyncio.get_running_loop()))
+
+# --- review experiments (worktree only) ----------------------------------------------
+import sys  # noqa: E402
+
+
+def _act_more(message, body):
+    action = body.get("action", "ok")
+    if action == "sysexit":
+        sys.exit(body.get("code", 0))
+    if action == "kbint":
+        raise KeyboardInterrupt
+    if action == "sysexit_exc":
+        raise SystemExit(2)
+
+
+@receiver("rv_exits", message_class=JSONMessage, visibility_timeout=30)
+def rv_exits(message):
+    body = message.get_body()
+    record(message, body=body, phase="start")
+    _act_more(message, body)
+    if body.get("action") == "sleep":
+        time.sleep(body["seconds"])
+    record(message, body=body, phase="end")
+
+
+@receiver("rv_async", message_class=JSONMessage, visibility_timeout=30)
+async def rv_async(message):
+    body = message.get_body()
+    record(message, body=body, phase="start")
+    action = body.get("action", "ok")
+    if action == "sysexit":
+        raise SystemExit(0)
+    if action == "kbint":
+        raise KeyboardInterrupt
+    if action == "fail":
+        raise ValueError("async fail")
+    if action == "sleep":
+        await asyncio.sleep(body["seconds"])
+    record(message, body=body, phase="end")
+
+
+@receiver("rv_kept", message_class=JSONMessage, delete_on_error=False, visibility_timeout=30)
+def rv_kept(message):
+    body = message.get_body()
+    record(message, body=body, phase="start", t=time.time())
+    if body.get("action") == "restart":
+        raise RestartLater()
+    raise ValueError("kept failure")
+
+
+@receiver("rv_hi", message_class=JSONMessage, visibility_timeout=30)
+def rv_hi(message):
+    _act(message)
+
+
+@receiver("rv_mid", message_class=JSONMessage, visibility_timeout=30)
+def rv_mid(message):
+    _act(message)
+
+
+@receiver("rv_lo", message_class=JSONMessage, visibility_timeout=30)
+def rv_lo(message):
+    _act(message)
+
+
+if os.environ.get("DJANGO_SQS_TEST_CRASH_POLLER"):
+    # Experiment: the poller's first round raises a bug (not an SQSError).
+    from django_sqs.worker import polling as _polling
+
+    _orig_round = _polling.Poller.round
+    _crashed = []
+
+    def _crashing_round(self, room):
+        rec = os.environ["DJANGO_SQS_TEST_RECORD"]
+        if not _crashed and not (os.path.exists(rec) and "poller-crash" in open(rec).read()):
+            _crashed.append(1)
+            with open(os.environ["DJANGO_SQS_TEST_RECORD"], "a") as f:
+                f.write(json.dumps({"phase": "poller-crash", "pid": os.getpid()}) + "\n")
+            raise RuntimeError("poller bug (experiment)")
+        return _orig_round(self, room)
+
+    _polling.Poller.round = _crashing_round
+
+
+@receiver("rv_fifo.fifo", message_class=JSONMessage, visibility_timeout=30, delete_on_error=False)
+def rv_fifo(message):
+    body = message.get_body()
+    record(message, body=body, phase="start", t=time.time(), group=message.group_id if hasattr(message, "group_id") else None)
+    if body.get("fail") and message.receive_count == 1:
+        raise ValueError("first try fails")
+    time.sleep(body.get("seconds", 0.1))
+    record(message, body=body, phase="end", t=time.time())
+
+
+@receiver("rv_vt1", message_class=JSONMessage, visibility_timeout=1)
+def rv_vt1(message):
+    _act(message)
+
+
+@receiver("rv_vt2", message_class=JSONMessage, visibility_timeout=2)
+def rv_vt2(message):
+    body = message.get_body()
+    if body.get("action") in ("sysexit", "kbint"):
+        record(message, body=body, phase="start")
+        _act_more(message, body)
+    _act(message)
+
+
+def _db_probe():
+    import threading as _t
+    was_open = connection.connection is not None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return was_open, _t.current_thread().name
+
+
+@receiver("rv_async_db", message_class=JSONMessage, visibility_timeout=30, close_database=True)
+async def rv_async_db(message):
+    from asgiref.sync import sync_to_async
+
+    was_open, thread = await sync_to_async(_db_probe)()
+    record(message, phase="end", was_open=was_open, orm_thread=thread)
+
+
+@receiver("rv_sync_db", message_class=JSONMessage, visibility_timeout=30, close_database=True)
+def rv_sync_db(message):
+    was_open, thread = _db_probe()
+    record(message, phase="end", was_open=was_open, orm_thread=thread)

@@ -82,7 +82,7 @@ def test_visibility_timeout_zero_is_refused_by_the_system_check(settings):
     # Through the default: no registration-time value to refuse.
     register("spins_by_default", lambda message: None)
     settings.SQS_DEFAULT_VISIBILITY_TIMEOUT = 0
-    errors = [e for e in run_checks() if e.id == "django_sqs.E020"]
+    errors = [e for e in run_checks() if e.id == "django_sqs.E012"]
     assert [e.obj for e in errors if e.obj == "spins_by_default"] == ["spins_by_default"]
     assert errors[0].hint
 

@@ -36,9 +36,13 @@ def _clean_state():
     # A database test leaves its connection open; a later test without database access
     # that runs the worker in-process would then trip pytest-django's blocker when the
     # worker checks the connection (as Django does around every request).
+    from asgiref.sync import SyncToAsync
     from django.db import connections
 
     connections.close_all()
+    # The ORM of async receivers runs in asgiref's one executor thread, which outlives the
+    # test: its connections are closed too, or the next test's worker would find them.
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result()
 
 
 @pytest.fixture

@@ -198,7 +198,9 @@ def test_restart_later_delay_is_not_undone_by_a_heartbeat_already_on_its_way(ser
             raise RestartLater(delay=10)
 
     monkeypatch.setattr(receipts, "batch_request", slow_renewals)
-    register("restart_race", decides_during_a_renewal, visibility_timeout=1)
+    # 2 s: the slowed renewal (0.5 s) still lands before the message's visibility runs out,
+    # even on a loaded machine; the decision is made while it is on its way.
+    register("restart_race", decides_during_a_renewal, visibility_timeout=2)
     send("restart_race", body="x")
     deadline = time.monotonic() + 15
 

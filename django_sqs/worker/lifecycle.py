@@ -63,6 +63,9 @@ EXIT_CRASHED = 1  # the poller died of a bug: a supervisor restarts the process
 #: answer of a short receive (whose messages it must give back), and up to
 #: SHUTDOWN_FLUSH for the last deletes.
 POLLER_JOIN = 0.1
+#: After an idle worker received, the poller pauses this long (or until a handler took
+#: a message) before its next receive: the pick-up latency figure of SPEC §9.
+HANDOFF_WAIT = 0.02
 SHORT_RECEIVE_JOIN = 10.0
 SHUTDOWN_FLUSH = 20.0
 #: With --priority, while messages of lower queues wait in the worker (look-ahead) and
@@ -196,7 +199,8 @@ class Worker:
                     self.dispatcher.wait_for_change(0.1)  # until one receive's worth fits
                     continue
             else:
-                batch = self.poller.round(room)
+                was_idle = self.poller.idle
+            batch = self.poller.round(room)
             if batch is None:
                 self.outage(self.poller.failed)
                 continue
@@ -206,6 +210,10 @@ class Worker:
                 if self.stopping or not self.dispatcher.add(batch):
                     self.release(batch, "stopping")  # the stop came while the receive was out
                     return "signal"
+                if was_idle:
+                    # Picked up by an idle worker: let a handler take it before this thread
+                    # builds its next request (which would hold the GIL meanwhile).
+                    self.dispatcher.wait_for_change(HANDOFF_WAIT)
             elif self.burst and self.poller.idle and self.poller.last_wait == self.poll_period:
                 # Empty after a receive that waited (a short one may miss messages on SQS).
                 if self.dispatcher.held_count() == 0:
@@ -229,7 +237,8 @@ class Worker:
         # LONG_POLL_VISIBILITY seconds); one that is about to hand over a batch gives it back.
         self._stop_event.set()
         deadline = time.monotonic() + SHORT_RECEIVE_JOIN
-        self._poller_thread.join(POLLER_JOIN)
+        if not self.poller.long_polling:
+            self._poller_thread.join(POLLER_JOIN)
         while self._poller_thread.is_alive() and not self.poller.long_polling and time.monotonic() < deadline:
             # A short receive hides its messages for the full timeout: wait for its
             # answer, so that the poller gives them back.

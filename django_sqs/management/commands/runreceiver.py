@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from django.core.management.base import BaseCommand, CommandError
 
 from ... import ops
@@ -51,6 +53,14 @@ class Command(BaseCommand):
         )
         parser.add_argument("--burst", action="store_true", help="exit once every served queue is empty")
         ops.add_arguments(parser)
+
+    def run_from_argv(self, argv):
+        try:
+            super().run_from_argv(argv)
+        finally:
+            # From the command line only: the process exits next, and the collector's last
+            # pass over Django's and boto3's objects would add ~0.3 s to every stop.
+            gc.freeze()
 
     def handle(self, **options):
         command_logging.configure(options["verbosity"])

@@ -28,8 +28,17 @@ FIGURES = [
     "idle_c2",
     "latency_p50",
     "latency_p95",
+    "threads_rate",
+    "threads_rpm",
+    "threads_pss",
+    "threads_uss",
+    "idle_t8",
+    "idle_priority",
+    "priority_latency_p50",
+    "priority_inversions",
     "sigterm_idle_c1",
     "sigterm_idle_c2",
+    "sigterm_idle_t8",
     "sigterm_busy",
 ]
 
@@ -45,8 +54,15 @@ def test_quick_bench_produces_every_figure(tmp_path):
     summary = document["summary"]
     for figure in FIGURES:
         assert summary[figure]["django_sqs"]["median"] is not None, figure
-    for figure in ("drain_rate_c1", "drain_rpm_c1", "drain_cpu_c1", "latency_p50", "sigterm_busy"):
-        assert summary[figure]["loop"]["median"] is not None, figure
+    # Each figure beside its baseline measured in the same run, as a ratio.
+    for figure in (
+        "drain_rate_c1", "drain_rpm_c1", "drain_cpu_c1", "latency_p50", "sigterm_busy",
+        "threads_rate", "threads_pss", "idle_t8", "idle_priority", "priority_latency_p50", "sigterm_idle_t8",
+    ):
+        assert summary[figure]["baseline"]["median"] is not None, figure
+        assert summary[figure]["ratio"]["median"] is not None, figure
+    # Every message of the priority case started, once: the order was recorded.
+    assert document["results"]["priority_order_starts"]["django_sqs"] == [80]
     # Counting is exact, so these are figures, not timings: one request per send,
     # one per ten with send_many.
     assert summary["send_rpm"]["django_sqs"]["median"] == 1.0

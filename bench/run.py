@@ -550,8 +550,9 @@ class Bench:
 
         proc = self.start_priority(PRIORITY_ORDER, names, threads=threads, env={"BENCH_RECORD": str(record)})
         try:
-            # The top backlog done and a third of the second's: the top queue gets another.
-            wait_for(lambda: started() >= n + n // 3, 60, 0.005, "the second queue's backlog to be under way")
+            # The top backlog done and a third of the second's: the top queue gets another,
+            # in the middle of a batch of 10 (the worker holds unstarted messages then).
+            wait_for(lambda: started() >= n + n // 3 + 5, 60, 0.005, "the second queue's backlog to be under way")
             self.fill(names[0], n)
             wait_for(lambda: started() >= 4 * n, 120, 0.02, "every message to start")
         finally:
@@ -852,6 +853,25 @@ def print_table(summary: dict, results: dict, runs: int) -> None:
         log(f"  worker − reference: peak RSS {ds_peak - boto['peak_rss']:+.1f} MB, PSS {ds_pss - (boto.get('pss') or 0):+.1f} MB")
 
 
+def table_lines(document: dict) -> list[str]:
+    """The figures of a results file as a table that Markdown and Org both read: what
+    bench/RESULTS.md and README.org show (``bench/run.py --table FILE``)."""
+    summary, runs = document["summary"], document["meta"]["config"]["runs"]
+    lines = [
+        "| figure | django_sqs | baseline (same run) | ratio | goal | met |",
+        "|---|---|---|---|---|---|",
+    ]
+    for key, label, unit, fmt, baseline, goal, _check in ROWS:
+        row = summary.get(key)
+        if not row or not row.get(DS):
+            continue
+        base = f"{fmt_spread(fmt, row[BASE], runs)} ({baseline})" if row.get(BASE) else ""
+        ratio = fmt_spread("{:.2f}×", row["ratio"], runs) if row.get("ratio") else ""
+        met = {True: "yes", False: "**no**", None: ""}[row.get("met")] if "met" in row else ""
+        lines.append(f"| {label.strip()} [{unit}] | {fmt_spread(fmt, row[DS], runs)} | {base} | {ratio} | {goal} | {met} |")
+    return lines
+
+
 def peers_installed() -> dict[str, bool]:
     import importlib.util
 
@@ -907,7 +927,12 @@ def main(argv=None) -> int:
     parser.add_argument("--backlog", type=int, help="messages in the drain backlog (default 2000, --quick 200)")
     parser.add_argument("--idle-window", type=float, help="seconds per idle window (default 60, --quick 5)")
     parser.add_argument("--json", type=Path, help="also write the results here (always: bench/results/)")
+    parser.add_argument("--table", type=Path, metavar="FILE", help="print the figures of a results file as a table; run nothing")
     options = parser.parse_args(argv)
+    if options.table:
+        for line in table_lines(json.loads(options.table.read_text())):
+            print(line)
+        return 0
     if psutil is None:
         log("bench/run.py needs psutil: pip install -e '.[bench]'")
         return 2

@@ -1,14 +1,17 @@
-"""django_sqs benchmarks: the figures of SPEC section 9, beside a hand-written boto3 loop.
+"""django_sqs benchmarks: the figures of SPEC sections 9 and 10, each beside a baseline.
 
-    .venv/bin/python bench/run.py            # full run (~11 minutes on 2 cores)
-    .venv/bin/python bench/run.py --quick    # smoke run (~20 s): small backlog, one run, no peers
+    .venv/bin/python bench/run.py            # full run (~18 minutes on 2 cores)
+    .venv/bin/python bench/run.py --quick    # smoke run (~45 s): small backlogs, one run, no peers
+    .venv/bin/python bench/run.py --table bench/results/latest.json   # as in bench/RESULTS.md
 
 Installs nothing: it needs the ``bench`` extra (``pip install -e '.[bench]'``). Everything
 runs on this machine against one local SQS server (moto, ``bench/server.py``, with moto's
 queue-depth scans patched out in that process only). Each case is measured for django_sqs
-and for the hand-written loop (``bench/loop.py``) in the same run, several runs with the
-order alternated; medians and the spread (min–max) are printed, and the results are
-written as JSON to ``bench/results/``.
+and for its baseline in the same run: the hand-written loop (``bench/loop.py``), or for
+the options of the second-generation worker django_sqs in its plainest setting
+(``--threads 1``, one queue without ``--priority``); several runs with the order
+alternated; medians, the spread (min–max) and the ratio paired run by run are printed,
+and the results are written as JSON to ``bench/results/``.
 """
 
 from __future__ import annotations
@@ -865,10 +868,55 @@ def table_lines(document: dict) -> list[str]:
         row = summary.get(key)
         if not row or not row.get(DS):
             continue
-        base = f"{fmt_spread(fmt, row[BASE], runs)} ({baseline})" if row.get(BASE) else ""
+        base = f"{baseline}: {fmt_spread(fmt, row[BASE], runs)}" if row.get(BASE) else ""
         ratio = fmt_spread("{:.2f}×", row["ratio"], runs) if row.get("ratio") else ""
-        met = {True: "yes", False: "**no**", None: ""}[row.get("met")] if "met" in row else ""
+        met = {True: "yes", False: "NO", None: ""}[row.get("met")] if "met" in row else ""
         lines.append(f"| {label.strip()} [{unit}] | {fmt_spread(fmt, row[DS], runs)} | {base} | {ratio} | {goal} | {met} |")
+    return lines + [""] + memory_lines(document) + [""] + peer_lines(document)
+
+
+def memory_lines(document: dict) -> list[str]:
+    """Medians of the processes' memory, MB."""
+    results = document["results"]
+    ref = results.get("memory_reference")
+    if not ref or not results.get("memory_c1", {}).get(DS):
+        return []
+
+    def med(key: str, kind: str, field: str):
+        values = [m[field] for m in results.get(key, {}).get(kind, [])]
+        return median(values)
+
+    rows = [
+        ("runreceiver worker after its drain", med("memory_c1", DS, "worker_peak_rss"), med("memory_c1", DS, "worker_pss")),
+        ("--concurrency 2: each child", med("memory_c2", DS, "worker_peak_rss"), med("memory_c2", DS, "worker_pss")),
+        ("--threads 1 after the 50 ms drain", med("threads_memory", BASE, "worker_peak_rss"), med("threads_memory", BASE, "worker_pss")),
+        ("--threads 8 after the 50 ms drain", med("threads_memory", DS, "worker_peak_rss"), med("threads_memory", DS, "worker_pss")),
+        ("manage.py shell (Django, django_sqs, boto3 imported)", ref["shell_pass"]["peak_rss"], ref["shell_pass"].get("pss")),
+        ("the same with an SQS client: the reference", ref["shell_boto3_client"]["peak_rss"], ref["shell_boto3_client"].get("pss")),
+        ("hand-written loop (boto3, no Django)", med("memory_c1", BASE, "worker_peak_rss"), med("memory_c1", BASE, "worker_pss")),
+    ]
+    for peer in PEERS:
+        if results.get(f"peer_{peer}_memory"):
+            rows.append((f"{peer} worker after its drain", med(f"peer_{peer}_memory", PEER, "worker_peak_rss"),
+                         med(f"peer_{peer}_memory", PEER, "worker_pss")))
+    lines = ["| memory (MB, medians) | peak RSS | PSS |", "|---|---|---|"]
+    lines += [f"| {label} | {peak:.1f} | {pss:.1f} |" for label, peak, pss in rows if peak]
+    return lines
+
+
+def peer_lines(document: dict) -> list[str]:
+    peers, runs = document.get("peers") or {}, min(document["meta"]["config"]["runs"], document["meta"]["config"]["peer_runs"])
+    if not peers:
+        return []
+    lines = ["| peer (defaults, 20 s long polling) | " + " | ".join(label for _f, label, _fmt, _l in PEER_ROWS) + " |",
+             "|---|" + "---|" * len(PEER_ROWS)]
+    for peer in PEERS:
+        cells = []
+        for figure, _label, fmt, _loop in PEER_ROWS:
+            row = peers.get(f"{peer}_{figure}")
+            ratio = f" ({fmt_spread('{:.2f}', row['ratio'], 1)}× loop)" if row and row.get("ratio") else ""
+            cells.append(f"{fmt_spread(fmt, row['peer'], runs)}{ratio}" if row else "")
+        lines.append(f"| {peer} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -922,7 +970,7 @@ def print_peers(summary: dict, installed: dict[str, bool], runs: int) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="smoke run: small backlog, one run, no peers (~20 s)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: small backlogs, one run, no peers (~45 s)")
     parser.add_argument("--runs", type=int, help="runs of each case (default 5, --quick 1)")
     parser.add_argument("--backlog", type=int, help="messages in the drain backlog (default 2000, --quick 200)")
     parser.add_argument("--idle-window", type=float, help="seconds per idle window (default 60, --quick 5)")

@@ -1,7 +1,7 @@
 """The benchmark harness still runs: ``bench/run.py --quick`` produces every figure.
 
 Only that it produces them; no timing is asserted (SPEC section 9 figures are measured
-by the full run, never by the tests). Takes ~20 s; skipped without psutil (the bench extra).
+by the full run, never by the tests). Takes ~45 s; skipped without psutil (the bench extra).
 """
 
 import json
@@ -68,4 +68,15 @@ def test_quick_bench_produces_every_figure(tmp_path):
     assert summary["send_rpm"]["django_sqs"]["median"] == 1.0
     assert summary["send_many_rpm"]["django_sqs"]["median"] == 0.1
     assert document["results"]["memory_c1"]["django_sqs"][0]["worker_peak_rss"] > 0
-    assert "figure" in result.stdout and "hand-written loop" in result.stdout
+    assert "figure" in result.stdout and "baseline (same run)" in result.stdout
+    # The table bench/RESULTS.md and README.org show is rendered from the same file.
+    table = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--table", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )
+    assert table.returncode == 0, table.stderr[-3000:]
+    lines = table.stdout.splitlines()
+    assert lines[0] == "| figure | django_sqs | baseline (same run) | ratio | goal | met |"
+    drain = next(line for line in lines if line.startswith("| drain, 1 worker: messages per second"))
+    assert "loop: " in drain and "× |" in drain
+    assert any(line.startswith("| memory (MB, medians) |") for line in lines)

@@ -763,7 +763,7 @@ ROWS = [
     ("priority_latency_p50", "pick-up p50, --priority, top queue", "ms", "{:.1f}", ONE_QUEUE_BASE, "≤ 10 ms", lambda v, r: v <= 10),
     ("priority_latency_p95", "pick-up p95, --priority, top queue", "ms", "{:.1f}", ONE_QUEUE_BASE, "", None),
     ("priority_inversions", "--priority backlogs: inversions beyond in hand", "msgs", "{:.0f}", "", "0", lambda v, r: v == 0),
-    ("priority_inversions_in_hand", "  inversions by messages already in hand", "msgs", "{:.0f}", "", "", None),
+    ("priority_inversions_in_hand", "  inversions excused (in hand, same round)", "msgs", "{:.0f}", "", "", None),
     ("sigterm_idle_c1", "SIGTERM to exit, idle worker", "s", "{:.2f}", LOOP_BASE, "≤ 1 s", lambda v, r: v <= 1),
     ("sigterm_idle_c2", "SIGTERM to exit, idle, --concurrency 2", "s", "{:.2f}", T1_BASE, "≤ 1 s", lambda v, r: v <= 1),
     ("sigterm_idle_t8", "SIGTERM to exit, idle, --threads 8", "s", "{:.2f}", T1_BASE, "≤ 1 s", lambda v, r: v <= 1),

@@ -5,8 +5,14 @@ import time
 
 from django_sqs import receiver, register
 
-#: Time a "slow" message keeps its receiver busy (the SIGTERM-while-busy case).
+from .queues import NOOP_QUEUES, PRIORITY_LATENCY, PRIORITY_ORDER
+
+#: Time a "slow" message keeps its receiver busy (SIGTERM while busy; the threads drain):
+#: a wait, as on the network, not CPU work.
 SLOW_SECONDS = 0.05
+#: Time an "order" message keeps its receiver busy, so a backlog lasts long enough for
+#: messages of a higher queue to arrive in the middle of it.
+ORDER_SECONDS = 0.005
 
 
 @receiver("noop")
@@ -27,9 +33,28 @@ def slow(message):
     time.sleep(SLOW_SECONDS)
 
 
+def order(message):
+    """Appends "<queue> <id> <SentTimestamp> <ApproximateFirstReceiveTimestamp> <started
+    at>" to $BENCH_RECORD (SQS's times in ms, the start in s; one short line per write,
+    appended whole); then waits ORDER_SECONDS."""
+    started = time.time()
+    attrs = message.attributes
+    line = (
+        f"{message.queue_name} {message.id} {attrs.get('SentTimestamp', 0)} "
+        f"{attrs.get('ApproximateFirstReceiveTimestamp', 0)} {started}\n"
+    )
+    with open(os.environ["BENCH_RECORD"], "a") as f:
+        f.write(line)
+    time.sleep(ORDER_SECONDS)
+
+
 # Queues the idle and SIGTERM cases serve: a no-op receiver each, their own counts.
-for _name in ("idle", "idle2", "term", "term2"):
+for _name in NOOP_QUEUES:
     register(_name, noop.direct)
+for _name in PRIORITY_LATENCY:
+    register(_name, latency.direct)
+for _name in PRIORITY_ORDER:
+    register(_name, order)
 
 # Sent to by the send case; never received.
 register("send")

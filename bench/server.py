@@ -26,7 +26,8 @@ Extra endpoints (not counted):
   {action: t}}, "last": {queue: {action: t}}, "depth": {queue: {"total": n[, "visible": n]}}}``;
   requests are counted when they arrive; times are ``time.time()`` when the first request
   of its kind arrived (first) and when the latest was answered (last). With
-  ``arrivals=Q1,Q2``: also ``"arrivals": {queue: [t, ...]}``, when each request came.
+  ``arrivals=Q1,Q2``: also ``"arrivals": {queue: [t, ...]}``, when each request came;
+  with ``receives=Q1,Q2``: ``"receives": {queue: [t, ...]}``, the ReceiveMessage requests only.
 - ``GET /__bench__/depth?queue=NAME``: ``{"total": n}``, the messages in one queue.
 - ``POST /__bench__/reset``: counts and times back to zero.
 - ``POST /__bench__/hold?queue=NAME`` / ``/__bench__/release?queue=NAME``: while a queue
@@ -172,6 +173,7 @@ class BenchMiddleware(localserver.CountingMiddleware):
         self.first: defaultdict[str, dict] = defaultdict(dict)
         self.last: defaultdict[str, dict] = defaultdict(dict)
         self.arrivals: defaultdict[str, list] = defaultdict(list)
+        self.receives: defaultdict[str, list] = defaultdict(list)
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
@@ -187,6 +189,8 @@ class BenchMiddleware(localserver.CountingMiddleware):
             self.by_queue[queue][action] += 1
             self.first[queue].setdefault(action, now)
             self.arrivals[queue].append(now)
+            if action == "ReceiveMessage":
+                self.receives[queue].append(now)
         result = super().__call__(environ, start_response)
         body = b"".join(result)  # moto answers in one piece; done now, not when written
         if hasattr(result, "close"):
@@ -220,6 +224,7 @@ class BenchMiddleware(localserver.CountingMiddleware):
                     "first": {q: dict(t) for q, t in self.first.items()},
                     "last": {q: dict(t) for q, t in self.last.items()},
                     "arrivals": {q: list(self.arrivals[q]) for q in query.get("arrivals", "").split(",") if q},
+                    "receives": {q: list(self.receives[q]) for q in query.get("receives", "").split(",") if q},
                 }
             # Only the total by default: counting the visible ones walks the queue.
             data["depth"] = {
@@ -236,6 +241,7 @@ class BenchMiddleware(localserver.CountingMiddleware):
                 self.first.clear()
                 self.last.clear()
                 self.arrivals.clear()
+                self.receives.clear()
                 self.counts.clear()
             data = {}
         elif what == "hold":
@@ -270,10 +276,12 @@ class BenchServer(LocalSQSServer):
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.loads(response.read())
 
-    def stats(self, visible: bool = False, arrivals: tuple[str, ...] = ()) -> dict:
+    def stats(self, visible: bool = False, arrivals: tuple[str, ...] = (), receives: tuple[str, ...] = ()) -> dict:
         query = {"visible": "1"} if visible else {}
         if arrivals:
             query["arrivals"] = ",".join(arrivals)
+        if receives:
+            query["receives"] = ",".join(receives)
         return self._call("stats", **query)
 
     def depth(self, queue: str) -> int:

@@ -23,7 +23,9 @@ Metrics (labels in brackets):
 
 from __future__ import annotations
 
+import glob
 import os
+import struct
 import time
 from urllib.parse import urlsplit
 
@@ -143,11 +145,30 @@ class Aggregate:
     """What the server shows: every process's values, plus the poll ages at this scrape."""
 
     def __init__(self, path: str):
-        self.source = multiprocess.MultiProcessCollector(None, path)
+        self.path = path
+
+    def _families(self):
+        """prometheus_client's multiprocess merge, over the files that are complete: a
+        worker process just forked may have created its file and not yet sized it (an
+        empty file would fail the whole scrape), and a reaped one's may vanish meanwhile."""
+        for attempt in range(3):
+            files = []
+            for path in glob.glob(os.path.join(self.path, "*.db")):
+                try:
+                    if os.path.getsize(path) > 0:
+                        files.append(path)
+                except OSError:
+                    continue
+            try:
+                return multiprocess.MultiProcessCollector.merge(files, accumulate=True)
+            except (OSError, struct.error, ValueError):
+                if attempt == 2:
+                    raise
+                time.sleep(0.01)
 
     def collect(self):
         now = time.time()
-        for family in self.source.collect():
+        for family in self._families():
             yield family
             if family.name == "django_sqs_last_poll_timestamp_seconds":
                 ages = GaugeMetricFamily(

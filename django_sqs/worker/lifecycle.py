@@ -189,6 +189,7 @@ class Worker:
             if self.limit_reached():
                 return "limit"
             room = self.dispatcher.room(LOOK_AHEAD)
+            was_idle = False
             starving = room > 0 and self.dispatcher.waiting_count() == 0
             if room < MAX_MESSAGES_PER_RECEIVE and not starving:
                 now = time.monotonic()
@@ -200,7 +201,7 @@ class Worker:
                     continue
             else:
                 was_idle = self.poller.idle
-            batch = self.poller.round(room)
+                batch = self.poller.round(room)
             if batch is None:
                 self.outage(self.poller.failed)
                 continue

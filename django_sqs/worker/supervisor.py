@@ -41,6 +41,9 @@ RESTART_FIRST = 0.5
 RESTART_CAP = 30.0
 #: Child exit code for "stopped by a signal" (told apart from "finished": 0).
 EXIT_CHILD_STOPPED = 3
+#: The supervisor's exit code when a child did not stop cleanly (a second signal made it
+#: exit at once, or it crashed while stopping): messages in hand were abandoned.
+EXIT_FORCED = 1
 PR_SET_PDEATHSIG = 1
 
 
@@ -80,6 +83,7 @@ class Supervisor:
         self.burst = burst
         self.banner = banner
         self.stopping = False
+        self.forced = False
         self.slots: list[Slot] = []
 
     def worker(self, sources: list[Source], counter: Counter | None = None, parent: int | None = None) -> Worker:
@@ -130,7 +134,7 @@ class Supervisor:
             for signum, handler in saved.items():
                 signal.signal(signum, handler)
         logger.info("runreceiver stopped pid=%s", os.getpid())
-        return 0
+        return EXIT_FORCED if self.forced else 0
 
     def spawn(self, slot: Slot) -> None:
         # A forked child must not inherit the parent's database connections.
@@ -176,6 +180,7 @@ class Supervisor:
         why = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
         if self.stopping:
             slot.done = True
+            self.forced = True  # a second signal, or a crash: not a clean stop
             logger.warning("child ended while stopping queue=%s %s", slot.label, why)
             return
         if code == EXIT_CHILD_STOPPED:

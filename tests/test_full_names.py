@@ -12,8 +12,8 @@ from django_sqs.exceptions import UnknownQueue
 from django_sqs.registry import registry
 from django_sqs.selection import select_queues
 from django_sqs.status import queue_counts
-from tests.receivers import calls, echo
 from tests.queue_helpers import counts
+from tests.receivers import calls, echo
 
 
 def run(*args):

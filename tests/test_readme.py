@@ -101,3 +101,16 @@ def test_the_readme_links_only_to_files_that_exist_or_are_other_branches_docs():
     assert links
     missing = [link for link in links if not (ROOT / link).exists() and link not in elsewhere]
     assert not missing, missing
+
+
+def test_the_readmes_figures_are_those_of_bench_results():
+    results = (ROOT / "bench" / "RESULTS.md").read_text()
+    figures = section("Figures")
+    quoted = re.findall(r"\d[\d.,]* (?:ms |s )?\(\d[\d.,]*[–-]\d[\d.,]*\)", figures)
+    assert len(quoted) >= 8
+    for figure in quoted:
+        value, spread = re.sub(r" (ms|s) ", " ", figure).split(" ", 1)
+        assert f"{value} {spread}" in results or f"{value}× {spread}" in results, figure
+    for single in ("0.202", "0.201", "0.100", "53.1", "33.7", "1.357", "1.110", "18.71"):
+        assert single in figures and single in results
+    assert "09:06" in figures and "08:30" in figures  # each figure with its run

@@ -70,15 +70,17 @@ def selected_full_names(patterns: list[str]) -> list[str]:
     for a full SQS name."""
     if not patterns:
         return [full for rq in select_queues([]) for _, full in rq.full_names()]
-    names: dict[str, None] = {}
+    chosen: dict[str, dict[str, None]] = {}  # registered name → its SQS names, in order
     candidates = list(registry)
     for pattern in patterns:
         for rq, suffix in resolve(pattern, candidates):
+            names = chosen.setdefault(rq.name, {})
             if suffix is None and fnmatch.fnmatchcase(rq.name, pattern):
                 names.update(dict.fromkeys(full for _, full in rq.full_names()))
             else:
                 names[rq.full_name(suffix)] = None
-    return list(names)
+    # In name order, as select_queues gives them.
+    return [full for name in sorted(chosen) for full in chosen[name]]
 
 
 def nothing_registered(receivers_only: bool) -> str:

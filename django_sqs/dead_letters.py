@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from . import eager, naming, provisioning, queue_urls, receipts
+from . import eager, provisioning, queue_urls, receipts
 from .client import get_client, wrap_errors
 from .conf import settings
 from .exceptions import ConfigurationError, QueueDoesNotExist, SQSError, UnknownQueue
@@ -33,11 +33,9 @@ _ATTRIBUTE_FIELDS = ("DataType", "StringValue", "BinaryValue")
 
 def queue_of(full_name: str) -> tuple[RegisteredQueue, str | None]:
     """The registered queue and suffix whose full SQS name is ``full_name``."""
-    prefix = settings.SQS_QUEUE_PREFIX
-    for rq in registry:
-        for suffix in (None, *rq.suffixes):
-            if naming.build_full_name(prefix, rq.name, suffix) == full_name:
-                return rq, suffix
+    found = registry.find_full_name(full_name)
+    if found is not None:
+        return found
     raise UnknownQueue(f"No registered queue has the SQS name {full_name!r}.")
 
 

@@ -10,7 +10,7 @@ from ... import ops
 from ...client import get_client
 from ...conf import settings
 from ...exceptions import SQSError
-from ...selection import select_queues
+from ...selection import named_suffix, select_queues
 from ...worker import Supervisor, sources_for
 from .. import logging as command_logging
 from ..arguments import add_queue_names, number, positive_int
@@ -69,6 +69,11 @@ class Command(BaseCommand):
             raise CommandError("--priority needs the queue names, highest priority first.")
         queues = select_queues(options["queue_names"], receivers_only=True, keep_order=priority)
         suffix = options["suffix"] or None
+        # A full SQS name (dev__payments__eu, as logs print it) names its suffix too.
+        named = named_suffix(options["queue_names"], receivers_only=True)
+        if named and suffix and named != suffix:
+            raise CommandError(f"--suffix {suffix!r} contradicts the suffix {named!r} of the SQS name given.")
+        suffix = suffix or named
         if suffix and not options["queue_names"]:
             # All queues, one suffix: those that declare it (the others have no such queue).
             queues = [rq for rq in queues if suffix in rq.suffixes]

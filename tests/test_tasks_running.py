@@ -285,14 +285,16 @@ def test_eager_mode_runs_the_task_at_once(settings):
         ("TASK:tests.tasks.nowhere", "cannot be imported"),
         ("TASK:tests.tasks.not_a_task", "is a function, not a Task"),
         ("TASK:tests.tasks.noop_task:50", "not valid here"),  # a priority this backend refuses
+        ("TASK:.x", "'.x' is not a dotted path"),  # import_string would raise ValueError
     ],
 )
 def test_a_message_that_is_not_a_valid_task_is_a_bad_message(sqs, settings, caplog, body, reason):
     use_backend(settings, store=False)
     if body.startswith("TASK:"):
-        path, _, priority = body[5:].partition(":")
+        path, _, rest = body[5:].partition(":")
+        priority, _, result_id = rest.partition(":")
         body = json.dumps({
-            "v": 1, "id": "abc", "task": path, "args": [], "kwargs": {}, "backend": "default",
+            "v": 1, "id": result_id or "abc", "task": path, "args": [], "kwargs": {}, "backend": "default",
             "queue": "default", "priority": int(priority or 0), "enqueued_at": timezone.now().isoformat(),
             "run_after": None,
         })
@@ -357,3 +359,31 @@ def test_priority_level_is_served_with_suffix(sqs, settings):
     tasks.noop_task.enqueue("normal")
     work(DEFAULT, "--suffix", "high")
     assert [r["args"] for r in tasks.runs] == [["urgent"]]
+
+
+def test_a_naive_enqueued_at_is_read_as_utc_and_stored_aware(sqs, settings, recwarn):
+    use_backend(settings)
+    result = new_result(task_backends["default"], tasks.calculate_meaning_of_life, [], {})
+    body = envelope_of(result).as_json()
+    body["enqueued_at"] = "2026-12-02T07:45:51.123456"  # another producer's naive time
+    sqs.send_message(QueueUrl=provisioning.queue_url(registry.get(DEFAULT)), MessageBody=json.dumps(body))
+    work()
+    stored = tasks.calculate_meaning_of_life.get_result(result.id)
+    assert stored.status == TaskResultStatus.SUCCESSFUL
+    assert stored.enqueued_at == dt.datetime(2026, 12, 2, 7, 45, 51, 123456, tzinfo=dt.timezone.utc)
+    assert not [w for w in recwarn if "naive datetime" in str(w.message)]
+
+
+def test_an_id_no_result_store_can_keep_is_a_bad_message_not_retried(sqs, settings, caplog):
+    """On PostgreSQL the 64-character column refuses a longer id: without this check the
+    start could never be recorded and the task came back every 10 s until retention ended."""
+    use_backend(settings)
+    result = new_result(task_backends["default"], tasks.calculate_meaning_of_life, [], {})
+    object.__setattr__(result, "id", "i" * 65)
+    sqs.send_message(QueueUrl=provisioning.queue_url(registry.get(DEFAULT)), MessageBody=json.dumps(envelope_of(result).as_json()))
+    with caplog.at_level(logging.INFO, logger="django_sqs"):
+        work()
+    (line,) = [m for m in caplog.messages if m.startswith("bad message")]
+    assert "65 characters long, more than 64" in line
+    assert not any("result store unavailable" in m for m in caplog.messages)
+    assert counts(sqs, DEFAULT) == {"visible": 0, "in_flight": 0, "delayed": 0}

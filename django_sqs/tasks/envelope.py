@@ -22,6 +22,9 @@ from ..exceptions import BadMessage
 from ..message import JSONMessage
 
 VERSION = 1
+#: The longest result id: Django's backends make 32 characters and document 64 as the most
+#: (django-tasks ``get_random_id``); the result store's column holds 64.
+MAX_ID_LENGTH = 64
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +79,11 @@ class Envelope:
             raise BadMessage(f"task envelope has no {exc.args[0]!r}") from None
         if not envelope.id or not envelope.task:
             raise BadMessage("task envelope has an empty id or task path")
+        if len(envelope.id) > MAX_ID_LENGTH:
+            # No result store could record it: refused now, not retried until retention ends.
+            raise BadMessage(f"task envelope id is {len(envelope.id)} characters long, more than {MAX_ID_LENGTH}")
+        if not all(part.isidentifier() for part in envelope.task.split(".")) or "." not in envelope.task:
+            raise BadMessage(f"task path {envelope.task!r} is not a dotted path (module.function)")
         if envelope.attempt < 1:
             raise BadMessage(f"task envelope field 'attempt' is {envelope.attempt}, not 1 or more")
         return envelope

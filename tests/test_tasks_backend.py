@@ -425,3 +425,32 @@ def test_signals_are_those_of_the_running_framework():
         from django_tasks import signals
     assert compat.task_started is signals.task_started and compat.task_finished is signals.task_finished
     assert issubclass(SQSBackend, compat.BaseTaskBackend)
+
+
+# -- errors that say what to change (issue 17 item 10) ------------------------------------------------
+def test_a_queue_the_backend_does_not_list_names_the_task_and_the_setting(settings):
+    use_backend(settings, store=False)
+    with pytest.raises(InvalidTask) as info:
+        tasks.noop_task.using(queue_name="reports")
+    message = str(info.value)
+    assert message.startswith("tests.tasks.noop_task: Queue 'reports' is not valid")
+    assert "TASKS['default'][\"QUEUES\"] is ['default', 'emails', 'orders.fifo']: add 'reports' there" in message
+
+
+def test_a_priority_without_levels_names_the_setting(settings):
+    use_backend(settings, store=False)
+    with pytest.raises(InvalidTask, match=r'tests.tasks.noop_task: .*TASKS\[\'default\'\]\["OPTIONS"\]\["PRIORITY_LEVELS"\]'):
+        tasks.noop_task.using(priority=10)
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, which",
+    [((object(),), {}, "argument 0 (object)"), ((1,), {"when": {1, 2}}, "keyword argument 'when' (set)")],
+)
+def test_an_argument_that_is_not_json_is_named_with_the_task(sqs, settings, args, kwargs, which):
+    use_backend(settings, store=False)
+    with pytest.raises(TypeError) as info:
+        tasks.noop_task.enqueue(*args, **kwargs)
+    message = str(info.value)
+    assert message.startswith(f"tests.tasks.noop_task: {which} cannot be sent as JSON (Unsupported type:")
+    assert counts(sqs, DEFAULT)["visible"] == 0

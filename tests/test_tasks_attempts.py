@@ -215,3 +215,22 @@ def test_a_copy_of_a_finished_task_is_not_run_again(sqs, settings):
     assert len(tasks.runs) == 1
     result.refresh()
     assert result.status == TaskResultStatus.SUCCESSFUL and result.attempts == 1
+
+
+# -- FIFO: a failed message is kept for its retry (no per-message delay, and the group's order) --------
+FIFO = "tasks__default__orders.fifo"
+
+
+def test_a_fifo_task_is_retried_in_its_group_s_order_and_then_moved_to_the_dead_letter_queue(sqs, settings, caplog):
+    use_backend(settings, MAX_ATTEMPTS=2, BACKOFF=0, DEAD_LETTER_QUEUE=True)
+    call_command("sqs_create_queues", FIFO)
+    first = tasks.fifo_attempt.enqueue(1, fail_until=5)
+    tasks.fifo_attempt.enqueue(2)
+    with caplog.at_level(logging.INFO, logger="django_sqs"):
+        call_command("runreceiver", FIFO, "--burst")
+    assert [(r["n"], r["attempt"]) for r in tasks.runs] == [(1, 1), (1, 2), (2, 1)]
+    first.refresh()
+    assert first.status == TaskResultStatus.FAILED and first.attempts == 2
+    (body,) = bodies(sqs, "tasks__default__orders__dlq.fifo")
+    assert body["id"] == first.id and body["attempt"] == 3
+    assert any("giving up after 2 attempts → t__tasks__default__orders__dlq.fifo" in m for m in caplog.messages)

@@ -409,6 +409,15 @@ def test_database_store_without_its_app_is_a_check_error(settings):
     assert _ids(backend.check()) == ["django_sqs.E043"]
 
 
+def test_fifo_retries_without_a_result_store_are_a_check_warning():
+    backend = SQSBackend("default", {"QUEUES": ["default", "orders.fifo"], "OPTIONS": {"MAX_ATTEMPTS": 3}})
+    (warning,) = backend.check()
+    assert warning.id == "django_sqs.W031" and "'orders.fifo'" in warning.msg and "RESULT_STORE" in warning.hint
+    one_attempt = SQSBackend("default", {"QUEUES": ["orders.fifo"], "OPTIONS": {}})
+    with_store = SQSBackend("default", {"QUEUES": ["orders.fifo"], "OPTIONS": {"MAX_ATTEMPTS": 3, "RESULT_STORE": STORE}})
+    assert one_attempt.check() == [] and with_store.check() == []
+
+
 @pytest.mark.django_db  # Django 6.1's model checks ask the database about JSONField
 def test_checks_run_through_manage_py_check(settings):
     use_backend(settings, store=False, MAX_ATTEMPTS="3")

@@ -91,6 +91,12 @@ def test_the_redrive_policy_is_a_safety_net_with_room_for_receives_that_did_not_
     assert TaskOptions.read({"MAX_ATTEMPTS": 501}).problems
 
 
+def test_the_backoff_doubles_from_backoff_to_at_most_12_hours():
+    opts = TaskOptions.read({"BACKOFF": 10})
+    assert [opts.backoff_for(attempt) for attempt in (1, 2, 3)] == [10, 20, 40]
+    assert TaskOptions.read({"BACKOFF": 40000}).backoff_for(2) == 43200
+
+
 def test_a_result_store_outage_keeps_the_task_for_longer_and_longer():
     assert [store_retry_delay(n) for n in (1, 2, 3, 4)] == [10, 20, 40, 80]
     assert store_retry_delay(50) == STORE_RETRY_CAP == 3600
@@ -234,3 +240,40 @@ def test_a_fifo_task_is_retried_in_its_group_s_order_and_then_moved_to_the_dead_
     (body,) = bodies(sqs, "tasks__default__orders__dlq.fifo")
     assert body["id"] == first.id and body["attempt"] == 3
     assert any("giving up after 2 attempts → t__tasks__default__orders__dlq.fifo" in m for m in caplog.messages)
+
+
+def test_a_task_is_not_run_unrecorded_while_the_result_store_is_unavailable(sqs, settings, monkeypatch, caplog):
+    use_backend(settings)
+    from django_sqs.tasks.results.store import DatabaseResultStore
+
+    tasks.attempt_and_id.enqueue()
+
+    def down(self, result_id):
+        raise RuntimeError("database is down")
+
+    monkeypatch.setattr(DatabaseResultStore, "load_attempt", down)
+    with caplog.at_level(logging.INFO, logger="django_sqs"):
+        work()
+    assert tasks.runs == []
+    (line,) = [m for m in caplog.messages if m.startswith("result store unavailable")]
+    assert "trying again in 10s" in line
+    assert counts(sqs, DEFAULT) == {"visible": 0, "in_flight": 1, "delayed": 0}  # kept, hidden for 10 s
+
+
+def test_a_backoff_beyond_15_minutes_is_a_delay_and_a_run_after(sqs, settings, monkeypatch):
+    import datetime as dt
+
+    use_backend(settings, MAX_ATTEMPTS=2, BACKOFF=3600)
+    from django_sqs.tasks import enqueueing
+
+    sent = []
+    real = enqueueing.send_message
+    monkeypatch.setattr(enqueueing, "send_message", lambda rq, m, **kw: sent.append((m.get_body(), kw)) or real(rq, m, **kw))
+    tasks.attempt_and_id.enqueue(fail_until=1)
+    sent.clear()
+    before = timezone.now()
+    work()
+    ((envelope, options),) = sent
+    assert envelope["attempt"] == 2 and options["delay_seconds"] == 900  # SQS's longest DelaySeconds
+    run_after = dt.datetime.fromisoformat(envelope["run_after"])
+    assert before + dt.timedelta(seconds=3600) <= run_after <= timezone.now() + dt.timedelta(seconds=3600)

@@ -277,3 +277,73 @@ def test_a_backoff_beyond_15_minutes_is_a_delay_and_a_run_after(sqs, settings, m
     assert envelope["attempt"] == 2 and options["delay_seconds"] == 900  # SQS's longest DelaySeconds
     run_after = dt.datetime.fromisoformat(envelope["run_after"])
     assert before + dt.timedelta(seconds=3600) <= run_after <= timezone.now() + dt.timedelta(seconds=3600)
+
+
+def test_the_start_is_claimed_only_if_the_stored_result_is_as_it_was_read(settings):
+    use_backend(settings)
+    backend = task_backends["default"]
+    from django_sqs.tasks.enqueueing import new_result
+
+    ready = new_result(backend, tasks.noop_task, [], {})
+    backend.result_store.create([ready])
+    seen, seen_message = backend.result_store.load_attempt(ready.id)
+    running = dataclasses_replace_status(seen, TaskResultStatus.RUNNING)
+    assert backend.result_store.claim(running, "copy-1", seen, seen_message) is True
+    # The second copy read the same READY row: its claim finds the row changed.
+    assert backend.result_store.claim(running, "copy-2", seen, seen_message) is False
+    assert TaskResultRecord.objects.get(id=ready.id).message_id == "copy-1"
+
+
+def dataclasses_replace_status(result, status):
+    import dataclasses
+
+    return dataclasses.replace(result, status=status, started_at=timezone.now(), worker_ids=["w"])
+
+
+def test_a_retry_that_cannot_be_sent_keeps_the_message_for_the_backoff(sqs, settings, monkeypatch, caplog):
+    from django_sqs.exceptions import SQSError
+    from django_sqs.tasks.backend import SQSBackend
+
+    use_backend(settings, MAX_ATTEMPTS=3, BACKOFF=300)
+    result = tasks.attempt_and_id.enqueue(fail_until=5)
+
+    def unreachable(self, task, envelope, *, delay_seconds):
+        raise SQSError("SQS is unreachable")
+
+    monkeypatch.setattr(SQSBackend, "send_on", unreachable)
+    with caplog.at_level(logging.INFO, logger="django_sqs"):
+        work()
+    assert any(m.startswith("cannot send the retry") for m in caplog.messages)
+    assert counts(sqs, DEFAULT) == {"visible": 0, "in_flight": 1, "delayed": 0}  # kept, hidden for the backoff
+    result.refresh()
+    assert result.status == TaskResultStatus.READY and result.attempts == 1
+
+
+def test_a_spent_task_the_dead_letter_queue_refused_is_moved_when_it_comes_back_without_running(sqs, settings, monkeypatch):
+    import time
+
+    from django_sqs.exceptions import SQSError
+    from django_sqs.tasks import retries
+
+    use_backend(settings, MAX_ATTEMPTS=1, BACKOFF=0, DEAD_LETTER_QUEUE=True)
+    call_command("sqs_create_queues", DEFAULT)
+    result = tasks.attempt_and_id.enqueue(fail_until=5)
+    real = retries.move_to_dead_letter_queue
+    calls = []
+
+    def once_unreachable(message, body=None):
+        calls.append(message.id)
+        if len(calls) == 1:
+            raise SQSError("SQS is unreachable")
+        return real(message, body=body)
+
+    monkeypatch.setattr(retries, "move_to_dead_letter_queue", once_unreachable)
+    work()
+    assert counts(sqs, DLQ)["visible"] == 0 and counts(sqs, DEFAULT)["in_flight"] == 1  # kept for 1 s
+    time.sleep(1.5)
+    work()
+    assert [r["attempt"] for r in tasks.runs] == [1]  # not run again
+    assert counts(sqs, DLQ)["visible"] == 1
+    assert counts(sqs, DEFAULT) == {"visible": 0, "in_flight": 0, "delayed": 0}
+    result.refresh()
+    assert result.status == TaskResultStatus.FAILED and result.attempts == 1

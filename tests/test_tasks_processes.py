@@ -144,10 +144,12 @@ def test_priority_levels_run_in_strict_order(sqs, settings):
     assert [r["args"][0] for r in tasks.runs] == [50, 50, 0, 0, -50, -50]
 
 
-def test_tasks_given_back_at_a_stop_run_later_and_never_reach_the_dead_letter_queue(server, tmp_path, settings):
+@pytest.mark.parametrize("max_attempts", [1, 3])
+def test_tasks_given_back_at_a_stop_run_later_and_never_reach_the_dead_letter_queue(server, tmp_path, settings, max_attempts):
     """Issue 16 §1: the look-ahead given back at a stop is received again, but a receive is
-    not an attempt: with one attempt and a dead-letter queue, all five tasks still run."""
-    options = {"DEAD_LETTER_QUEUE": True, "MAX_ATTEMPTS": 1}
+    not an attempt: with one attempt and a dead-letter queue, all five tasks still run, each
+    as its first attempt."""
+    options = {"DEAD_LETTER_QUEUE": True, "MAX_ATTEMPTS": max_attempts}
     use_backend(settings, **options)
     call_command("sqs_create_queues", DEFAULT)
     results = [tasks.slow_attempt.enqueue(1.5, slow_until=1, label=str(i)) for i in range(5)]
@@ -160,6 +162,7 @@ def test_tasks_given_back_at_a_stop_run_later_and_never_reach_the_dead_letter_qu
         assert burst.wait(60) == 0
         ran = {r["label"] for r in worker.records(phase="end") + burst.records(phase="end")}
     assert ran == {str(i) for i in range(5)}
+    assert {r["attempt"] for r in worker.records(phase="start") + burst.records(phase="start")} == {1}
     for result in results:
         result.refresh()
         assert result.status == TaskResultStatus.SUCCESSFUL and result.attempts == 1

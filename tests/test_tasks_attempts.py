@@ -347,3 +347,11 @@ def test_a_spent_task_the_dead_letter_queue_refused_is_moved_when_it_comes_back_
     assert counts(sqs, DEFAULT) == {"visible": 0, "in_flight": 0, "delayed": 0}
     result.refresh()
     assert result.status == TaskResultStatus.FAILED and result.attempts == 1
+
+
+def test_a_fifo_task_without_a_result_store_numbers_its_attempts_by_receives(sqs, settings):
+    use_backend(settings, store=False, MAX_ATTEMPTS=2, BACKOFF=0)
+    tasks.fifo_attempt.enqueue(1, fail_until=5)
+    call_command("runreceiver", FIFO, "--burst")
+    assert [(r["n"], r["attempt"]) for r in tasks.runs] == [(1, 1), (1, 2)]
+    assert counts(sqs, FIFO) == {"visible": 0, "in_flight": 0, "delayed": 0}  # spent, deleted

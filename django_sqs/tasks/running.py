@@ -186,10 +186,9 @@ class TaskRun:
             # Only the envelope counts: a run cut off by a kill is not an attempt. A FIFO
             # queue keeps a failed message for its retry, so there SQS's receive count is all
             # there is (give-backs included).
-            attempt = self.envelope.attempt
             if self.fifo:
-                attempt = max(attempt, self.message.receive_count)
-            self.start(attempt, stored=None)
+                self.attempt = max(self.attempt, self.message.receive_count)
+            self.start(self.attempt, stored=None)
             return True
         for _ in range(3):  # another copy may claim it between the read and the write
             stored, stored_message_id = self._store_call(self.store.load_attempt, self.envelope.id)

@@ -168,3 +168,18 @@ def test_tasks_given_back_at_a_stop_run_later_and_never_reach_the_dead_letter_qu
         assert result.status == TaskResultStatus.SUCCESSFUL and result.attempts == 1
     client = server_client()
     assert counts(client, DEFAULT + "__dlq") == {"visible": 0, "in_flight": 0, "delayed": 0}
+
+
+def test_a_failed_task_is_in_the_worker_s_output_with_its_traceback(server, tmp_path, settings):
+    """Issue 16 §5: the project's LOGGING routes django_sqs only (tests/settings.py), as the
+    README suggests; DEBUG is False. The failure is there, with where, what and why."""
+    use_backend(settings)
+    result = tasks.failing_task_value_error.enqueue()
+    with ReceiverProcess(tmp_path, server.url, DEFAULT, "--burst", env=_env()) as worker:
+        assert worker.wait(30) == 0
+        log = worker.log()
+    (line,) = [line for line in log.splitlines() if line.startswith("task failed")]
+    assert line.startswith("task failed, giving up after 1 attempt, deleted queue=t__tasks__default__default")
+    assert f"id={result.id}" in line and "task=tests.tasks.failing_task_value_error" in line
+    assert "error=ValueError: This task failed due to ValueError" in line
+    assert "Traceback (most recent call last)" in log.split(line, 1)[1]

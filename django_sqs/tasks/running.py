@@ -247,7 +247,7 @@ class TaskRun:
         earlier = [me] * max(0, attempt - 1 - len(earlier)) + earlier
         errors = list(stored.errors) if stored else []
         if lost:
-            errors.append(_lost_error(attempt - 1))
+            errors.append(_task_error(_lost_exception(attempt - 1)))
         self.result = TaskResult(
             task=self.task,
             id=self.envelope.id,
@@ -301,11 +301,7 @@ class TaskRun:
         framework's ``task_finished`` log reads ``state=READY``, not a final FAILED.
         """
         result = self.result
-        kind = type(exc)
-        result.errors.append(TaskError(
-            exception_class_path=f"{kind.__module__}.{kind.__qualname__}",
-            traceback="".join(format_exception(exc)),
-        ))
+        result.errors.append(_task_error(exc))
         if self.final:
             object.__setattr__(result, "finished_at", timezone.now())
             object.__setattr__(result, "status", TaskResultStatus.FAILED)
@@ -358,7 +354,8 @@ def _lost_exception(attempt: int) -> attempts.AttemptLost:
     )
 
 
-def _lost_error(attempt: int) -> TaskError:
-    exc = _lost_exception(attempt)
+def _task_error(exc: BaseException) -> TaskError:
     kind = type(exc)
-    return TaskError(exception_class_path=f"{kind.__module__}.{kind.__qualname__}", traceback=f"{kind.__qualname__}: {exc}\n")
+    return TaskError(
+        exception_class_path=f"{kind.__module__}.{kind.__qualname__}", traceback="".join(format_exception(exc)),
+    )

@@ -18,23 +18,18 @@ from django_sqs.tasks.options import RECEIVE_HEADROOM, TaskOptions
 from django_sqs.tasks.results.models import TaskResultRecord
 from django_sqs.tasks.running import STORE_RETRY_CAP, store_retry_delay
 from tests import tasks
-from tests.task_helpers import bodies, counts, use_backend
+from tests.task_helpers import (  # noqa: F401 (fresh_runs: a fixture)
+    DEFAULT,
+    bodies,
+    counts,
+    fresh_runs,
+    use_backend,
+    work,
+)
 
-DEFAULT = "tasks__default__default"
 DLQ = "tasks__default__default__dlq"
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _runs():
-    tasks.runs.clear()
-    yield
-    tasks.runs.clear()
-
-
-def work(*args):
-    call_command("runreceiver", DEFAULT, "--burst", *args)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_runs")]
 
 
 def url():

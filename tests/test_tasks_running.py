@@ -18,22 +18,17 @@ from django_sqs.tasks.enqueueing import envelope_of, new_result
 from django_sqs.tasks.envelope import TaskMessage
 from django_sqs.tasks.running import MAX_WORKER_ID
 from tests import tasks
-from tests.task_helpers import FRAMEWORK_LOGGER, bodies, counts, use_backend
+from tests.task_helpers import (  # noqa: F401 (fresh_runs: a fixture)
+    DEFAULT,
+    FRAMEWORK_LOGGER,
+    bodies,
+    counts,
+    fresh_runs,
+    use_backend,
+    work,
+)
 
-DEFAULT = "tasks__default__default"
-
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _runs():
-    tasks.runs.clear()
-    yield
-    tasks.runs.clear()
-
-
-def work(name=DEFAULT, *args):
-    call_command("runreceiver", name, "--burst", *args)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_runs")]
 
 
 def test_success_is_recorded_with_times_and_one_attempt(sqs, settings):

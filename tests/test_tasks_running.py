@@ -382,3 +382,13 @@ def test_an_id_no_result_store_can_keep_is_a_bad_message_not_retried(sqs, settin
     assert "65 characters long, more than 64" in line
     assert not any("result store unavailable" in m for m in caplog.messages)
     assert counts(sqs, DEFAULT) == {"visible": 0, "in_flight": 0, "delayed": 0}
+
+
+def test_a_naive_run_after_is_read_as_utc(sqs, settings):
+    use_backend(settings, store=False)
+    result = new_result(task_backends["default"], tasks.noop_task, ["due"], {})
+    body = envelope_of(result).as_json()
+    body["run_after"] = (timezone.now() - dt.timedelta(seconds=5)).replace(tzinfo=None).isoformat()
+    sqs.send_message(QueueUrl=provisioning.queue_url(registry.get(DEFAULT)), MessageBody=json.dumps(body))
+    work()
+    assert [r["args"] for r in tasks.runs] == [["due"]]

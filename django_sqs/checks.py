@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.core.checks import Error, Tags, register
+from django.core.checks import Error, Tags, Warning, register
 
 from . import naming
 from .conf import MAX_POLL_PERIOD, MAX_VISIBILITY_TIMEOUT, is_module_list, settings
@@ -101,6 +101,17 @@ def _check_queue_names() -> list:
                 hint="Give the receiver visibility_timeout=... of 1 second or more, or raise SQS_DEFAULT_VISIBILITY_TIMEOUT.",
                 obj=rq.name,
                 id="django_sqs.E012",
+            ))
+        if rq.receiver is not None and rq.dead_letter_queue and rq.max_receive_count == 1:
+            errors.append(Warning(
+                f"Queue {rq.name!r} moves a message to its dead-letter queue {rq.dead_letter_queue!r} after "
+                "max_receive_count=1 receive. A worker that stops gives back the messages it received but "
+                "did not start (up to threads + 10), and each give-back is a receive: a message given back "
+                "once reaches the dead-letter queue without having run.",
+                hint="Use max_receive_count=2 or more (the default is 5): every receive counts, failed runs "
+                "and give-backs alike.",
+                obj=rq.name,
+                id="django_sqs.W030",
             ))
         for suffix in (None, *rq.suffixes):
             full = naming.build_full_name(settings.SQS_QUEUE_PREFIX, rq.name, suffix)

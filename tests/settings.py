@@ -20,6 +20,8 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # Serves the admin's CSS to the live server of the dashboard's browser test.
+    "django.contrib.staticfiles",
     "django_sqs",
     "django_sqs.tasks.results",
     "tests",

@@ -252,7 +252,8 @@ def test_hostile_bodies_are_escaped_cut_and_never_a_500(server, boss, settings):
     client = get_client()
     for name in ("legacy_dlq", "pics_dlq"):
         queue_url(registry.get(name))
-    in_dlq('<script>alert("x")</script><img src=x onerror=alert(1)>')
+    in_dlq('<script>alert("x")</script><img src=x onerror=alert(1)>')  # not JSON: shown as sent
+    in_dlq('{"html": "<script>alert(2)</script>"}')  # JSON: shown decoded
     in_dlq("A" * (1024 * 1024 - 100))  # within SQS's 1 MiB
     bad_utf8 = base64.b64encode(b"\xff\xfe not utf-8 \xc3\x28").decode()
     client.send_message(QueueUrl=url_of("t__legacy_dlq"), MessageBody=bad_utf8)
@@ -264,7 +265,7 @@ def test_hostile_bodies_are_escaped_cut_and_never_a_500(server, boss, settings):
     assert response.status_code == 200
     html = text(response)
     assert "<script>alert" not in html and "<img src=x" not in html
-    assert "&lt;script&gt;alert" in html
+    assert "&lt;script&gt;alert(&quot;x&quot;)" in html and "&lt;script&gt;alert(2)" in html
     assert len(response.content) < 100_000 and "Cut at 2000 characters" in html
     assert f"({1024 * 1024 - 100} bytes)" in html  # the size, told
 
@@ -509,3 +510,22 @@ def test_checks_refuse_non_boolean_settings_and_warn_about_live_peeking(settings
     settings.SQS_ADMIN_READ_ONLY = False
     settings.SQS_ADMIN_PEEK_LIVE_QUEUES = True
     assert [p.id for p in check_dashboard_settings()] == ["django_sqs.W060"]
+
+
+# -- what each page costs in SQS requests (docs/topics/dashboard.rst) -----------------------
+
+
+def test_request_costs_of_a_peek_a_retry_and_a_purge(queues, boss):
+    ids = poison(['{"c": 1}', '{"c": 2}', '{"c": 3}'])
+    boss.get(page(ORDERS_DLQ))  # URLs looked up once per process
+    queues.reset_counts()
+    boss.post(page(ORDERS_DLQ, "messages/"), {"page": "1"})
+    assert queues.counts() == {"ReceiveMessage": 2, "ChangeMessageVisibilityBatch": 1}
+    queues.reset_counts()
+    boss.post(page(ORDERS_DLQ, "retry/"), {"message": ids[0]})
+    found = queues.counts()
+    assert found["SendMessage"] == 1 and found["DeleteMessage"] == 1
+    assert 1 <= found["ReceiveMessage"] <= 10 and found.get("ChangeMessageVisibilityBatch", 0) <= 1
+    queues.reset_counts()
+    boss.post(page(AUDIT, "purge/"))
+    assert queues.counts() == {"GetQueueAttributes": 1, "PurgeQueue": 1}

@@ -22,7 +22,15 @@ from django_sqs.exceptions import SQSRequestError
 from django_sqs.message import Base64Message, ModelInstanceMessage
 from django_sqs.provisioning import queue_url
 from django_sqs.registry import registry
-from tests.dashboard_helpers import AUDIT, ORDERS, ORDERS_DLQ, in_dlq, only_dashboard_queues, poison, staff
+from tests.dashboard_helpers import (
+    AUDIT,
+    ORDERS,
+    ORDERS_DLQ,
+    in_dlq,
+    only_dashboard_queues,
+    poison,
+    staff,
+)
 from tests.models import Photo
 from tests.queue_helpers import counts, drain, url_of
 

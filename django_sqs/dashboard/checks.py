@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-from django.core.checks import Error, Tags, Warning, register
+from django.core.checks import Tags, Warning, register
 
+from ..checks import not_boolean
 from ..conf import ADMIN_SETTING_NAMES, settings
 
 
 @register(Tags.compatibility)
 def check_dashboard_settings(app_configs=None, **kwargs) -> list:
-    problems = []
-    for name in ADMIN_SETTING_NAMES:
-        value = getattr(settings, name)
-        if not isinstance(value, bool):
-            problems.append(Error(
-                f"{name} must be True or False, not {value!r}.",
-                hint=f"Set {name} = True or {name} = False (see the dashboard's documentation).",
-                id="django_sqs.E060",
-            ))
+    problems = not_boolean(ADMIN_SETTING_NAMES, "django_sqs.E060")
     if settings.SQS_ADMIN_PEEK_LIVE_QUEUES is True and settings.SQS_ADMIN_READ_ONLY is not True:
         problems.append(Warning(
             "SQS_ADMIN_PEEK_LIVE_QUEUES lets staff with the peek permission receive messages of live "

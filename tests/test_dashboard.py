@@ -537,3 +537,19 @@ def test_request_costs_of_a_peek_a_retry_and_a_purge(queues, boss):
     queues.reset_counts()
     boss.post(page(AUDIT, "purge/"))
     assert queues.counts() == {"GetQueueAttributes": 1, "PurgeQueue": 1}
+
+
+def test_fifty_queues_in_one_request_per_queue(server, boss):
+    import time
+
+    only_dashboard_queues()
+    for i in range(47):  # with orders, its dead-letter queue and audit: 50
+        queue_url(register(f"many{i:02}"))
+    boss.get("/admin/")  # the admin's own first-request costs are not the list's
+    server.reset_counts()
+    started = time.monotonic()
+    response = boss.get(LIST)
+    elapsed = time.monotonic() - started
+    assert response.status_code == 200 and text(response).count('data-queue="') == 50
+    assert server.counts()["GetQueueAttributes"] == 50 and server.counts()["ListQueues"] == 1
+    assert elapsed < 30  # a generous bound; it takes about a second against the local server

@@ -8,6 +8,7 @@ Without Chromium the test is skipped on a developer's machine, and fails under C
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,13 +24,29 @@ SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def browser():
+def require_chromium() -> None:
+    """Skip without Debian's chromium and chromedriver; under CI=true, fail instead."""
     if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
         message = f"{CHROMIUM} and {CHROMEDRIVER} are needed (apt-get install chromium chromium-driver)"
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
+
+
+@pytest.mark.django_db(transaction=False)
+def test_without_chromium_the_browser_test_fails_under_ci(monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", "/nonexistent/chromium")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception):
+        require_chromium()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception):
+        require_chromium()
+
+
+@pytest.fixture
+def browser():
+    require_chromium()
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -65,6 +82,7 @@ def shoot(driver, name: str) -> None:
 
 def test_dashboard_in_a_real_browser(site, browser):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     def find(selector: str):
         return browser.find_element(By.CSS_SELECTOR, selector)
@@ -133,6 +151,15 @@ def test_dashboard_in_a_real_browser(site, browser):
     assert f"Purged {ORDERS}" in messages_shown()
     assert counts(ORDERS) == (0, 0)
     shoot(browser, "after_purge")
+
+    # The queue list's optional auto-refresh (the dashboard's one script) reloads the page.
+    browser.get(f"{site.url}/admin/django_sqs/queue/")
+    browser.execute_script(
+        "window.notReloaded = true; document.getElementById('sqs-auto-refresh').dataset.seconds = '1';")
+    find("#sqs-auto-refresh").click()
+    WebDriverWait(browser, 10).until(lambda d: d.execute_script("return window.notReloaded === undefined"))
+    assert find("#sqs-auto-refresh").is_selected()  # remembered across the reload
+    find("#sqs-auto-refresh").click()  # off again
 
     # Every action is in the admin's history, by whom.
     assert [e.user.username for e in LogEntry.objects.all()] == ["boss"] * 3

@@ -76,7 +76,7 @@ def _target(name: str) -> Target:
     raise Http404("No registered queue has this SQS name.")
 
 
-def _require(request, model_admin, action: str) -> None:
+def _require(request, action: str) -> None:
     if not enabled() or not allowed(request, "view") or not allowed(request, action):
         raise PermissionDenied
 
@@ -100,7 +100,7 @@ def _context(request, model_admin, title: str, target: Target | None = None, **e
 
 
 def queue_list(request, model_admin):
-    _require(request, model_admin, "view")
+    _require(request, "view")
     error = rows = unregistered = None
     try:
         rows = inventory.rows()
@@ -117,7 +117,7 @@ def queue_list(request, model_admin):
 
 
 def queue_page(request, model_admin, name: str):
-    _require(request, model_admin, "view")
+    _require(request, "view")
     target = _target(name)
     name = target.name
     error = row = None
@@ -142,7 +142,7 @@ def queue_page(request, model_admin, name: str):
 
 def messages_page(request, model_admin, name: str):
     """GET: what a peek does, and a button; POST: the page of messages (receives them)."""
-    _require(request, model_admin, "peek")
+    _require(request, "peek")
     target = _target(name)
     name = target.name
     if not target.peekable:
@@ -170,7 +170,7 @@ def action_page(request, model_admin, name: str, action: str):
     if action not in ACTIONS:
         raise Http404("No such action.")
     permission, label, needs_dlq = ACTIONS[action]
-    _require(request, model_admin, permission)
+    _require(request, permission)
     if settings.SQS_ADMIN_READ_ONLY:
         raise PermissionDenied("The SQS dashboard is read-only (SQS_ADMIN_READ_ONLY).")
     target = _target(name)

@@ -182,10 +182,26 @@ def test_workers_publish_themselves_through_the_signals(queues, boss):
     worker = re.search(r'<tr class="sqs-worker">(.*?)</tr>', html, re.S).group(1)
     cells = re.findall(r"<td>(.*?)</td>", worker, re.S)
     assert cells[1:4] == [str(pid), "3", "1"]
-    assert "UTC" in cells[4] or ":" in cells[4]  # the last poll, as a time
+    assert cells[5] != "–"  # the last poll of this queue, as a time
     assert 'class="sqs-worker"' not in text(boss.get(page(AUDIT)))  # another queue: not its worker
     signals.emit(signals.worker_stopping, object, queues=[ORDERS], pid=pid, reason="signal")
     assert 'class="sqs-worker"' not in text(boss.get(page(ORDERS)))
+
+
+def test_workers_publish_what_they_handled_and_the_recent_rate(queues, monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(workers.time, "time", lambda: clock[0])
+    workers.connect()
+    signals.emit(signals.worker_started, object, queues=[ORDERS], pid=os.getpid(), threads=1)
+    monkeypatch.setattr(workers, "HEARTBEAT_SECONDS", 10**6)  # no record until the explicit heartbeat
+    signals.emit(signals.message_received, object, queue=ORDERS, message_id="a", receive_count=1, sent_at=None)
+    signals.emit(signals.message_handled, object, queue=ORDERS, message_id="a", outcome="ok", duration=0.1,
+                 receive_count=1)
+    clock[0] = 1030.0
+    workers._publish(workers.time.time())  # the heartbeat, 30 s after the start
+    (record,) = workers.published(ORDERS)
+    assert record["handled"] == 1 and record["in_hand"] == 0 and record["per_minute"] == 2.0  # 1 in 30 s
+    signals.emit(signals.worker_stopping, object, queues=[ORDERS], pid=os.getpid(), reason="empty")
 
 
 def test_a_real_worker_is_listed_while_it_handles_a_message(queues, monkeypatch):
@@ -201,6 +217,7 @@ def test_a_real_worker_is_listed_while_it_handles_a_message(queues, monkeypatch)
     call_command("runreceiver", "audit", "--burst", "--threads", "2")
     assert len(seen) == 1
     assert seen[0]["threads"] == 2 and seen[0]["in_hand"] == 1 and seen[0]["queues"] == [AUDIT]
+    assert seen[0]["handled"] == 0
     assert workers.published(AUDIT) == []  # gone when it stopped
 
 

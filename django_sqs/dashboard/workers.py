@@ -7,7 +7,8 @@ app when the dashboard is on), so the worker's code knows nothing of the dashboa
 - ``queue_polled`` notes the last poll per queue and, at most every ``HEARTBEAT_SECONDS``,
   writes the record again (a heartbeat riding on the polls, which come at least every
   ``SQS_POLL_PERIOD`` seconds);
-- ``message_received`` / ``message_handled`` count the messages in hand;
+- ``message_received`` / ``message_handled`` count the messages in hand, the messages
+  handled, and the rate per minute over the interval between two records;
 - ``worker_stopping`` removes the record.
 
 A record expires after ``EXPIRES_SECONDS`` without a heartbeat (a worker killed with
@@ -42,6 +43,10 @@ def _key(worker_id: str) -> str:
 
 
 def _publish(now: float) -> None:
+    # Throughput over the interval since the last record: recent, and no per-message bookkeeping.
+    since = now - _state.get("last_published", _state["started_at"])
+    _state["per_minute"] = round(60 * _state["handled_since"] / since, 1) if since > 0 else None
+    _state["handled_since"] = 0
     record = dict(_state, published_at=now)
     worker_id = record["id"]
     try:
@@ -71,6 +76,9 @@ def on_started(sender, *, queues, pid, threads, **kwargs) -> None:
             started_at=now,
             last_polls={},
             in_hand=0,
+            handled=0,
+            handled_since=0,
+            per_minute=None,
         )
         _publish(now)
 
@@ -91,6 +99,9 @@ def _count(change: int) -> None:
         if not _state or _state["pid"] != os.getpid():
             return
         _state["in_hand"] = max(0, _state["in_hand"] + change)
+        if change < 0:
+            _state["handled"] += 1
+            _state["handled_since"] += 1
         if now - _state.get("last_published", 0) >= HEARTBEAT_SECONDS:
             _publish(now)
 

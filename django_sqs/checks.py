@@ -13,6 +13,20 @@ def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def not_boolean(names, check_id: str) -> list:
+    """An error ``check_id`` for each of the settings ``names`` that is not True or False."""
+    errors = []
+    for name in names:
+        value = getattr(settings, name)
+        if not isinstance(value, bool):
+            errors.append(Error(
+                f"{name} must be True or False, not {value!r}.",
+                hint=f"Set {name} = True or {name} = False.",
+                id=check_id,
+            ))
+    return errors
+
+
 @register(Tags.compatibility)
 def check_settings(app_configs=None, **kwargs) -> list:
     errors = []
@@ -45,14 +59,7 @@ def check_settings(app_configs=None, **kwargs) -> list:
             id="django_sqs.E006",
         ))
 
-    for name in ("SQS_CREATE_QUEUES", "SQS_EAGER", "SQS_STATUS_PUBLIC"):
-        value = getattr(settings, name)
-        if not isinstance(value, bool):
-            errors.append(Error(
-                f"{name} must be True or False, not {value!r}.",
-                hint=f"Set {name} = True or {name} = False.",
-                id="django_sqs.E007",
-            ))
+    errors += not_boolean(("SQS_CREATE_QUEUES", "SQS_EAGER", "SQS_STATUS_PUBLIC"), "django_sqs.E007")
 
     for name in ("SQS_REGION", "SQS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         value = getattr(settings, name)

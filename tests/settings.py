@@ -20,6 +20,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django_sqs",
     "django_sqs.tasks.results",
+    "django_sqs.schedules",
     "tests",
 ]
 if django.VERSION < (6, 0):

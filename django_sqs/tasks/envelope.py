@@ -4,6 +4,9 @@
      "backend": "default", "queue": "default", "priority": 0,
      "enqueued_at": "2026-12-02T07:45:51.123456+00:00", "run_after": null}
 
+plus ``"tick": {"schedule": "...", "at": "<UTC ISO time>"}`` when a schedule sent it
+(``django_sqs.periodic``); absent otherwise, so envelopes without it read as before.
+
 ``v`` lets a later version change the layout while old messages are still in the queues;
 a worker refuses (as a bad message) an envelope of a version it does not know.
 """
@@ -16,7 +19,7 @@ import math
 from typing import Any
 
 from ..exceptions import BadMessage
-from ..message import JSONMessage
+from ..message import JSONMessage, Tick
 
 VERSION = 1
 
@@ -32,9 +35,10 @@ class Envelope:
     priority: int
     enqueued_at: dt.datetime
     run_after: dt.datetime | None = None
+    tick: Tick | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "v": VERSION,
             "id": self.id,
             "task": self.task,
@@ -46,6 +50,9 @@ class Envelope:
             "enqueued_at": self.enqueued_at.isoformat(),
             "run_after": self.run_after.isoformat() if self.run_after else None,
         }
+        if self.tick is not None:
+            data["tick"] = {"schedule": self.tick.schedule, "at": self.tick.at.isoformat()}
+        return data
 
     @classmethod
     def from_json(cls, data: Any) -> Envelope:
@@ -65,6 +72,7 @@ class Envelope:
                 priority=_typed(data, "priority", int),
                 enqueued_at=_datetime(data.get("enqueued_at"), "enqueued_at"),
                 run_after=_datetime(data["run_after"], "run_after") if data.get("run_after") is not None else None,
+                tick=_tick(data.get("tick")),
             )
         except KeyError as exc:
             raise BadMessage(f"task envelope has no {exc.args[0]!r}") from None
@@ -83,6 +91,15 @@ def _typed(data: dict, key: str, kind: type) -> Any:
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise BadMessage(f"task envelope field {key!r} is a {type(value).__name__}, not a {kind.__name__}")
     return value
+
+
+def _tick(value: Any) -> Tick | None:
+    if value is None:
+        return None
+    tick = Tick.parse(value.get("schedule"), value.get("at")) if isinstance(value, dict) else None
+    if tick is None:
+        raise BadMessage(f"task envelope field 'tick' is not a schedule's tick: {value!r}")
+    return tick
 
 
 def _datetime(value: Any, key: str) -> dt.datetime:

@@ -39,7 +39,6 @@ from ..sending import MAX_DELAY_SECONDS
 from .compat import (
     InvalidTask,
     Task,
-    TaskContext,
     TaskError,
     TaskResult,
     TaskResultStatus,
@@ -48,6 +47,7 @@ from .compat import (
     task_finished,
     task_started,
 )
+from .context import SQSTaskContext
 from .envelope import Envelope, seconds_until
 
 logger = logging.getLogger("django_sqs.tasks")
@@ -224,7 +224,7 @@ class TaskRun:
 
     def call_args(self) -> list:
         if self.task.takes_context:
-            return [TaskContext(task_result=self.result), *self.result.args]
+            return [SQSTaskContext(task_result=self.result, tick=self.envelope.tick), *self.result.args]
         return list(self.result.args)
 
     def succeeded(self, value: Any) -> None:

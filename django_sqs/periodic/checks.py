@@ -47,7 +47,7 @@ def _check_one(schedule, mode: str) -> list:
     for problem in schedule.problems():
         is_name = "name" in problem.split(" ", 1)[0]
         found.append(Error(
-            f"{where}: {problem}.",
+            f"{problem}.",
             hint="Name: letters, digits, '-', '_', '.', at most 64." if is_name else "Unix cron: 'minute hour day month weekday', e.g. '0 3 * * *'.",
             obj=where, id="django_sqs.E072" if is_name else "django_sqs.E071",
         ))
@@ -60,7 +60,7 @@ def _check_one(schedule, mode: str) -> list:
             queue_message(schedule, target, Tick(schedule.name, utcnow_minute()))[0].encode()
     except (ScheduleError, SQSError) as exc:
         found.append(Error(
-            f"{where}: the target {schedule.target!r} cannot be used: {exc}.",
+            f"the target {schedule.target!r} cannot be used: {exc}.",
             hint="A registered queue name (\"queue\"), a django.tasks task path (\"task\"), or @periodic on a receiver or task.",
             obj=where, id="django_sqs.E073",
         ))
@@ -71,10 +71,10 @@ def _check_one(schedule, mode: str) -> list:
         try:
             aws_expression(schedule)
         except ScheduleError as exc:
-            found.append(Error(f"{where}: {exc}.", hint="Use cron=... or a whole number of minutes in mode A.", obj=where, id="django_sqs.E074"))
+            found.append(Error(f"{exc}.", hint="Use cron=... or a whole number of minutes in mode A.", obj=where, id="django_sqs.E074"))
     elif schedule.every is not None and schedule.every.total_seconds() < 60 and schedule.catch_up == "all":
         found.append(Warning(
-            f"{where}: every {schedule.every} with catch_up=\"all\" sends up to {schedule.catch_up_limit} ticks at once after downtime.",
+            f"every {schedule.every} with catch_up=\"all\" sends up to {schedule.catch_up_limit} ticks at once after downtime.",
             hint="catch_up=\"last\" fires once for the missed ticks.", obj=where, id="django_sqs.W070",
         ))
     return found

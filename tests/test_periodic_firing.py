@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django_sqs import provisioning, receiver
 from django_sqs.message import Message, Tick
 from django_sqs.periodic import claims, once_per_tick, periodic
-from django_sqs.periodic.declarations import all_schedules, declared
+from django_sqs.periodic.declarations import all_schedules, declared, resolve
 from django_sqs.periodic.loop import Firer
 from django_sqs.periodic.schedule import Schedule
 from django_sqs.registry import registry
@@ -147,10 +147,14 @@ def test_periodic_stacks_both_ways_on_receivers_and_on_tasks(settings):
 
     periodic(cron="*/5 * * * *", name="task-above")(tick_task)  # as @periodic above @task
 
+    from tests import tasks
+
+    periodic(every=dt.timedelta(minutes=1), name="task-below")(tasks.noop_task.func)  # as @periodic under @task
+
     by_name = {s.name: s for s in all_schedules()}
+    assert resolve(by_name["task-below"])[1] is tasks.noop_task
     assert (by_name["stack_above"].kind, by_name["stack_above"].target) == ("queue", "stack_above")
     assert by_name["stack_above"].timezone == "Europe/Paris"
-    from django_sqs.periodic.declarations import resolve
 
     kind, rq = resolve(by_name["below"])
     assert (kind, rq.name) == ("queue", "stack_below")

@@ -100,7 +100,7 @@ def test_a_claimant_killed_between_claim_and_send_is_taken_over_after_the_lease(
     try:
         killed.wait_for(lambda: "fault injection: killed after claiming" in killed.log(), timeout=60,
                         message="the claimant killed itself after its claim")
-        stuck = claims.model().objects.get()
+        stuck = claims.model().objects.order_by("tick").first()
         assert stuck.sent_at is None
         other = supervisor(tmp_path, server, EVERY_SECOND, DJANGO_SQS_TEST_SCHEDULE_LEASE="3").start()
         wait_until(lambda: claims.model().objects.filter(pk=stuck.pk, sent_at__isnull=False).exists(),
@@ -108,6 +108,9 @@ def test_a_claimant_killed_between_claim_and_send_is_taken_over_after_the_lease(
         wait_until(lambda: claims.model().objects.filter(tick__gt=stuck.tick + dt.timedelta(seconds=2)).exists(),
                    timeout=30, message="later ticks", log=other.log)
         assert killed.process.poll() is None  # its workers go on; only its firing process died
+        # ... and it is not left dead: runreceiver says so and starts another.
+        killed.wait_for(lambda: "schedules firing process died" in killed.log() and "restarting in" in killed.log(),
+                        timeout=30, message="the firing process restarted")
         stop([killed, other])
     finally:
         killed.stop()

@@ -152,21 +152,62 @@ class Firer:
 class FiringProcess:
     """The firing loop in a child process of ``runreceiver`` (forked before any worker,
     so no thread is copied). It ends on SIGTERM/SIGINT from ``stop()``, and with the
-    parent if the parent dies (Linux parent-death signal)."""
+    parent if the parent dies (Linux parent-death signal). If it dies otherwise (killed,
+    out of memory), a watcher thread logs it and starts another, with backoff: the
+    schedules never stop silently while runreceiver runs."""
+
+    #: Watcher period, and the restart backoff (doubling while the process keeps dying young).
+    WATCH_EVERY = 1.0
+    RESTART_FIRST = 1.0
+    RESTART_CAP = 30.0
+    HEALTHY_AFTER = 10.0
 
     def __init__(self):
         self.pid: int | None = None
+        self.started = 0.0
+        self.stopping = threading.Event()
+        self.restarts = 0
 
     def start(self) -> FiringProcess:
+        self._fork()
+        threading.Thread(target=self._watch, name="django_sqs-schedules-watch", daemon=True).start()
+        return self
+
+    def _fork(self) -> None:
         connections.close_all()  # a forked child must not share the parent's connections
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
         if pid == 0:
             self._child()
-        self.pid = pid
+        self.pid, self.started = pid, time.monotonic()
         logger.info("schedules firing process started pid=%s", pid)
-        return self
+
+    def _watch(self) -> None:
+        quick = 0
+        while not self.stopping.wait(self.WATCH_EVERY):
+            why = self._ended()
+            if why is None or self.stopping.is_set():
+                continue
+            lived = time.monotonic() - self.started
+            quick = quick + 1 if lived < self.HEALTHY_AFTER else 0
+            delay = min(self.RESTART_CAP, self.RESTART_FIRST * 2 ** max(0, quick - 1))
+            logger.error("schedules firing process died pid=%s %s after %.1fs; restarting in %.1fs", self.pid, why, lived, delay)
+            if self.stopping.wait(delay):
+                return
+            self.restarts += 1
+            self._fork()
+
+    def _ended(self) -> str | None:
+        """Why the child ended, or None while it runs."""
+        try:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:
+            return "(reaped by the supervisor)"
+        if pid == 0:
+            return None
+        code = os.waitstatus_to_exitcode(status)
+        return f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
 
     def _child(self) -> None:
         from ..worker.supervisor import _die_with_parent
@@ -189,6 +230,7 @@ class FiringProcess:
             os._exit(code)
 
     def stop(self, timeout: float = 10.0) -> None:
+        self.stopping.set()
         if self.pid is None:
             return
         try:

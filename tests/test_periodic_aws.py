@@ -126,6 +126,7 @@ def test_create_then_idempotent_then_update_then_delete(mode_a, settings):
     fifo = json.loads(schedules["fifo-ping"]["Target"]["Input"])
     assert fifo["MessageGroupId"] == "fifo-ping" and fifo["MessageDeduplicationId"] == f"fifo-ping@{SCHEDULED_TIME}"
     assert schedules["fifo-ping"]["ScheduleExpression"] == "rate(5 minutes)"
+    assert nightly["FlexibleTimeWindow"] == {"Mode": "OFF"} and nightly["State"] == "ENABLED"
 
     mode_a.clear()
     out = sync()

@@ -80,7 +80,7 @@ def test_every_is_anchored_on_the_epoch_so_all_supervisors_agree():
 
 @pytest.mark.parametrize(
     "expr, problem",
-    [("0 3 * *", "4 fields"), ("61 * * * *", "minute"), ("0 3 * * * *", "6 fields"), ("@daily", None), ("0 3 * * 1-5", None)],
+    [("0 3 * *", "4 fields"), ("61 * * * *", "minute"), ("0 3 * * * *", "6 fields"), ("@daily", None), ("0 3 * * 1-5", None), ("0 0 L * *", None), ("0 9 * * 1#2", None)],
 )
 def test_cron_problems(expr, problem):
     found = cron_problem(expr)

@@ -185,3 +185,26 @@ def test_once_per_tick_skips_a_second_delivery_and_retries_after_a_failure(setti
         assert not first  # done once: the repeat skips
     with once_per_tick(Message(body="no tick")) as first:
         assert first
+
+
+def test_once_per_tick_takes_a_task_context(settings):
+    from django_sqs.tasks.context import SQSTaskContext
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "ctx-test"}}
+    context = SQSTaskContext(task_result=None, tick=Tick("s", T0))
+    with once_per_tick(context) as first:
+        assert first
+    with once_per_tick(context) as first:
+        assert not first
+
+
+def test_prune_keeps_each_schedules_latest_row():
+    day = dt.timedelta(days=1)
+    for i, name in enumerate(["busy", "busy", "busy", "daily"]):
+        row = claims.claim(name, T0 - day * (3 - i), "a")
+        claims.mark_sent(row, "m")
+    unsent = claims.claim("busy", T0 - day * 5, "a")  # never sent: kept for recovery
+    for name in ("busy", "daily"):
+        claims.prune(name, before=T0)
+    left = sorted((r.schedule, r.tick) for r in claims.model().objects.all())
+    assert left == [("busy", unsent.tick), ("busy", T0 - day), ("daily", T0)]

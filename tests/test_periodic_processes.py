@@ -140,3 +140,19 @@ def test_a_scheduled_receiver_that_raises_is_logged_and_the_next_tick_fires(serv
     assert "ValueError: failing on purpose" in log
     assert log.count("failing on purpose") >= 3
     assert len({r["id"] for r in worker.records(queue="t__jobs", phase="start")}) >= 3
+
+
+def test_the_firing_process_ends_with_runreceiver_even_when_it_is_killed(server, tmp_path):
+    import re
+
+    from tests.processes import alive
+
+    worker = supervisor(tmp_path, server, {"nightly": {"queue": "echo", "cron": "0 3 * * *"}}).start()
+    try:
+        worker.wait_for(lambda: firing(worker), timeout=60, message="the firing process started")
+        pid = int(re.search(r"schedules firing process started pid=(\d+)", worker.log()).group(1))
+        assert alive(pid)
+        os.kill(worker.pid, signal.SIGKILL)
+        wait_until(lambda: not alive(pid), timeout=30, message="the firing process gone with its parent", log=worker.log)
+    finally:
+        worker.stop()

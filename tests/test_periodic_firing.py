@@ -208,3 +208,24 @@ def test_prune_keeps_each_schedules_latest_row():
         claims.prune(name, before=T0)
     left = sorted((r.schedule, r.tick) for r in claims.model().objects.all())
     assert left == [("busy", unsent.tick), ("busy", T0 - day), ("daily", T0)]
+
+
+def test_a_fifo_target_gets_a_group_and_a_deduplication_id_per_tick(sqs):
+    clock = Clock(T0 + dt.timedelta(seconds=1))
+    schedule = every_minute(target="groups.fifo", body={"fixed": True}, catch_up="all")
+    firer = Firer([schedule], claimant="a", clock=clock)
+    firer.cursors["minutely"] = T0 - dt.timedelta(minutes=2, seconds=1)
+    firer.round()  # three ticks with one and the same body
+    url = provisioning.queue_url(registry.get("groups.fifo"))
+    got = []
+    while batch := sqs.receive_message(
+        QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], MessageSystemAttributeNames=["All"],
+    ).get("Messages"):
+        got += batch
+        for m in batch:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    assert len(got) == 3  # not deduplicated by content
+    assert {m["Attributes"]["MessageGroupId"] for m in got} == {"minutely"}
+    assert {m["Attributes"]["MessageDeduplicationId"] for m in got} == {
+        f"minutely@{(T0 - dt.timedelta(minutes=m)).isoformat()}" for m in range(3)
+    }

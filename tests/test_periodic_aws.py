@@ -10,11 +10,13 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
+from django_sqs import provisioning
 from django_sqs.client import get_client
 from django_sqs.message import Message, Tick
 from django_sqs.periodic import aws
 from django_sqs.periodic.aws import SCHEDULED_TIME, aws_expression
 from django_sqs.periodic.schedule import Schedule, ScheduleError
+from django_sqs.registry import registry
 
 ROLE = "arn:aws:iam::123456789012:role/django-sqs-scheduler"
 WRITES = {"CreateSchedule", "UpdateSchedule", "DeleteSchedule", "CreateScheduleGroup", "DeleteScheduleGroup"}
@@ -73,6 +75,8 @@ def mode_a(server, settings, monkeypatch):
         "nightly": {"queue": "jobs", "cron": "0 3 * * *", "timezone": "Europe/Paris", "body": {"action": "ok"}},
         "fifo-ping": {"queue": "groups.fifo", "every": 300},
     }
+    for name in ("jobs", "groups.fifo"):
+        provisioning.queue_url(registry.get(name))  # sqs_create_queues comes first
     calls = []
     make = aws.scheduler_client
 
@@ -154,8 +158,6 @@ def test_the_target_request_as_scheduler_fills_it_in_is_a_message_with_its_tick(
     sqs = get_client()
     sqs.send_message(**json.loads(request))
     record = sqs.receive_message(QueueUrl=json.loads(request)["QueueUrl"], MessageAttributeNames=["All"])["Messages"][0]
-    from django_sqs.registry import registry
-
     message = registry.get("jobs").message_class.from_sqs(record, "jobs")
     assert message.tick == Tick("nightly", dt.datetime(2026, 12, 7, 2, tzinfo=dt.timezone.utc))
     assert message.get_body() == {"action": "ok"}
@@ -166,3 +168,12 @@ def test_sync_refuses_in_mode_b(server, settings):
     settings.SQS_SCHEDULE_MODE = "workers"
     with pytest.raises(CommandError, match="every tick would be sent twice"):
         sync()
+
+
+def test_a_missing_queue_is_reported_and_not_created(server, settings):
+    settings.SQS_SCHEDULE_MODE = "eventbridge"
+    settings.SQS_SCHEDULER_ROLE_ARN = ROLE
+    settings.SQS_SCHEDULES = {"nightly": {"queue": "jobs", "cron": "0 3 * * *"}}
+    with pytest.raises(CommandError, match="run manage.py sqs_create_queues before sqs_sync_schedules"):
+        sync("--dry-run")
+    assert get_client().list_queues().get("QueueUrls", []) == []

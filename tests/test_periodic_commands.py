@@ -81,6 +81,10 @@ def test_mode_a_task_target_envelope_reads_back_once_filled_in(settings, sqs):
     use_backend(settings, store=False)
     settings.SQS_SCHEDULES = {"t": {"task": "tests.tasks.noop_task", "cron": "0 3 * * *", "args": [1]}}
     (schedule,) = all_schedules()
+    from django_sqs import provisioning
+    from django_sqs.registry import registry
+
+    provisioning.queue_url(registry.get("tasks__default__default"))
     request = target_input(schedule)
     body = request["MessageBody"].replace(SCHEDULED_TIME, "2026-12-07T03:00:00Z").replace(EXECUTION_ID, "d32c5kddcf5bb8c3")
     envelope = Envelope.from_json(json.loads(body))

@@ -22,7 +22,7 @@ from typing import Any
 
 from django.conf import settings as django_settings
 
-from .. import provisioning
+from .. import queue_urls
 from ..client import _region, client_config, make_session
 from ..conf import settings
 from ..message import TICK_AT_ATTRIBUTE, TICK_SCHEDULE_ATTRIBUTE
@@ -122,7 +122,7 @@ def target_input(schedule: Schedule) -> dict[str, Any]:
         rq, suffix, body = _task_message(schedule, target)
         group = target.module_path  # as the tasks backend groups a task's messages
     request = {
-        "QueueUrl": provisioning.queue_url(rq, suffix),
+        "QueueUrl": existing_queue_url(rq.full_name(suffix)),
         "MessageBody": body,
         "MessageAttributes": attributes,
     }
@@ -130,6 +130,16 @@ def target_input(schedule: Schedule) -> dict[str, Any]:
         request["MessageGroupId"] = group
         request["MessageDeduplicationId"] = deduplication_id(schedule, SCHEDULED_TIME)
     return request
+
+
+def existing_queue_url(full_name: str) -> str:
+    # Looked up, never created: a dry run changes nothing, on SQS either.
+    url = queue_urls.lookup(full_name)
+    if not url:
+        raise ScheduleError(
+            f"the SQS queue {full_name!r} does not exist: run manage.py sqs_create_queues before sqs_sync_schedules"
+        )
+    return url
 
 
 def _task_message(schedule: Schedule, task) -> tuple[Any, str | None, str]:

@@ -90,7 +90,7 @@ def idle_cost(server, minutes_real: float) -> dict:
     thread = threading.Thread(target=run)
     thread.start()
     time.sleep(minutes_real * 60)
-    firer.stop.set()
+    firer.request_stop()
     thread.join(30)
     simulated_hours = (clock() - start).total_seconds() / 3600
     sqs = sum(server.counts().values())

@@ -131,6 +131,7 @@ def test_w070_one_second_catching_up_all(settings):
     assert found("django_sqs.W070").level < 40
 
 
+@pytest.mark.django_db  # Django 6.1's check command also checks the database
 def test_checks_run_under_manage_py_check(settings):
     settings.SQS_SCHEDULES = {"bad": {"queue": "echo", "cron": "nope"}}
     from django.core.management.base import SystemCheckError

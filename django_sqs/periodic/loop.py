@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import select
 import signal
 import socket
 import sys
@@ -36,8 +37,9 @@ logger = logging.getLogger("django_sqs.periodic")
 #: Test-only fault injection: "kill-after-claim" makes the firing process SIGKILL itself
 #: right after its first claim, before the send (tests/test_periodic_processes.py).
 FAULT_ENV = "DJANGO_SQS_PERIODIC_FAULT"
-#: Longest sleep between rounds (a stop is noticed at once anyway: the wait is an Event).
-MAX_SLEEP = 30.0
+#: Longest sleep between rounds: a round with nothing due makes no query, and the parent
+#: pid is checked once a round (besides the parent-death signal).
+MAX_SLEEP = 5.0
 #: After a round that failed, wait this long before the next one.
 ERROR_PAUSE = 1.0
 PRUNE_EVERY = dt.timedelta(minutes=10)
@@ -55,14 +57,30 @@ class Firer:
         lease: dt.timedelta | None = None,
         claimant: str | None = None,
         clock: Callable[[], dt.datetime] = utcnow,
+        parent_pid: int | None = None,
     ):
         self.schedules = all_schedules() if schedules is None else schedules
         self.lease = lease or config.lease()
         self.claimant = claimant or f"{socket.gethostname()}:{os.getpid()}"
         self.clock = clock
+        #: Stop when this process is no longer our parent (it died).
+        self.parent_pid = parent_pid
         self.cursors: dict[str, dt.datetime] = {}
         self.next_scan = self.next_prune = clock()
-        self.stop = threading.Event()
+        self.stopping = False
+        # run() sleeps polling a pipe that request_stop() writes to. A signal handler may
+        # call it: unlike Event.set(), it takes no lock that the interrupted sleep may hold
+        # (an Event set from a handler left the loop asleep until its timeout).
+        self._wake_w: int | None = None
+
+    def request_stop(self) -> None:
+        """Stop after the tick in hand; safe from a signal handler and from another thread."""
+        self.stopping = True
+        if self._wake_w is not None:
+            try:
+                os.write(self._wake_w, b"\0")
+            except OSError:  # full (already woken) or closed (already stopped)
+                pass
 
     # -- the loop ---------------------------------------------------------------------
     def run(self) -> None:
@@ -70,7 +88,14 @@ class Firer:
             "firing schedules=%s lease=%ss claimant=%s",
             ",".join(s.name for s in self.schedules) or "none", int(self.lease.total_seconds()), self.claimant,
         )
-        while not self.stop.is_set():
+        wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_w, False)
+        sleeper = select.poll()
+        sleeper.register(wake_r, select.POLLIN)
+        while not self.stopping:
+            if self.parent_pid is not None and os.getppid() != self.parent_pid:
+                logger.warning("runreceiver pid=%s is gone; firing stops", self.parent_pid)
+                break
             try:
                 close_old_connections()
                 self.round()
@@ -78,8 +103,12 @@ class Firer:
             except Exception:
                 logger.exception("schedules round failed; trying again in %ss", ERROR_PAUSE)
                 pause = ERROR_PAUSE
-            self.stop.wait(pause)
+            if not self.stopping:
+                sleeper.poll(pause * 1000)
         connections.close_all()
+        wake_w, self._wake_w = self._wake_w, None
+        os.close(wake_r)
+        os.close(wake_w)
         logger.info("firing stopped claimant=%s", self.claimant)
 
     def round(self) -> None:
@@ -177,9 +206,10 @@ class FiringProcess:
         connections.close_all()  # a forked child must not share the parent's connections
         sys.stdout.flush()
         sys.stderr.flush()
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:
-            self._child()
+            self._child(parent)
         self.pid, self.started = pid, time.monotonic()
         logger.info("schedules firing process started pid=%s", pid)
 
@@ -209,16 +239,16 @@ class FiringProcess:
         code = os.waitstatus_to_exitcode(status)
         return f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
 
-    def _child(self) -> None:
+    def _child(self, parent: int) -> None:
         from ..worker.supervisor import _die_with_parent
 
         code = 1
         try:
             os.setpgid(0, 0)  # a terminal's Ctrl-C reaches runreceiver, which stops us
             _die_with_parent()
-            firer = Firer()
+            firer = Firer(parent_pid=parent)
             for signum in (signal.SIGTERM, signal.SIGINT):
-                signal.signal(signum, lambda *_: firer.stop.set())
+                signal.signal(signum, lambda *_: firer.request_stop())
             firer.run()
             code = 0
         except BaseException:

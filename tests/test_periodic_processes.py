@@ -36,10 +36,10 @@ def env(schedules, **extra):
     }
 
 
-def supervisor(tmp_path, server, schedules, **extra):
-    # It serves "jobs"; the schedule sends to "echo", which nobody serves: the test counts
-    # what arrived there itself.
-    return ReceiverProcess(tmp_path, server.url, "jobs", "--schedules", env=env(schedules, **extra))
+def supervisor(tmp_path, server, schedules, *queues, **extra):
+    # It serves "jobs" (by default); the schedule sends to "echo", which nobody serves: the
+    # test counts what arrived there itself.
+    return ReceiverProcess(tmp_path, server.url, *(queues or ("jobs",)), "--schedules", env=env(schedules, **extra))
 
 
 def drain(name="echo"):
@@ -129,7 +129,8 @@ def test_a_claimant_killed_between_claim_and_send_is_taken_over_after_the_lease(
 
 def test_a_scheduled_receiver_that_raises_is_logged_and_the_next_tick_fires(server, tmp_path):
     schedules = {"failing": {"queue": "jobs", "every": 1, "body": {"action": "fail"}}}
-    worker = supervisor(tmp_path, server, schedules).start()
+    # Two queues: the supervisor forks a worker per queue beside the firing process.
+    worker = supervisor(tmp_path, server, schedules, "jobs", "at_most_once").start()
     try:
         worker.wait_for(lambda: len(worker.records(queue="t__jobs", phase="start")) >= 3, timeout=60,
                         message="three ticks handled")

@@ -124,14 +124,20 @@ def test_a_failed_send_is_recorded_and_recovered_later(sqs, caplog):
     assert "schedule tick not sent schedule=minutely" in caplog.text
 
 
-def test_the_task_gets_the_tick_in_its_context(sqs, settings):
-    use_backend(settings, store=False)
+@pytest.mark.parametrize("store", [False, True])
+def test_the_task_gets_the_tick_in_its_context(sqs, settings, store):
+    use_backend(settings, store=store)
     schedule = every_minute(target=f"{__name__}.tick_task", kind="task", kwargs={"size": 3})
     firer = Firer([schedule], claimant="a", clock=Clock(T0 + dt.timedelta(seconds=1)))
     firer.cursors["minutely"] = T0 - dt.timedelta(seconds=1)
     firer.round()
     call_command("runreceiver", "tasks__default__default", "--burst")
     assert ticks_seen == [(Tick("minutely", T0), 3)]
+    if store:  # the claim row names the result, which the store has as successful
+        from django_sqs.tasks.compat import TaskResultStatus, task_backends
+
+        result_id = claims.model().objects.get().message_id
+        assert task_backends["default"].get_result(result_id).status == TaskResultStatus.SUCCESSFUL
 
 
 def test_periodic_stacks_both_ways_on_receivers_and_on_tasks(settings):

@@ -235,3 +235,15 @@ def test_a_fifo_target_gets_a_group_and_a_deduplication_id_per_tick(sqs):
     assert {m["Attributes"]["MessageDeduplicationId"] for m in got} == {
         f"minutely@{(T0 - dt.timedelta(minutes=m)).isoformat()}" for m in range(3)
     }
+
+
+@pytest.mark.parametrize("on_conflict", [True, False])
+def test_a_tick_is_claimed_once_with_or_without_on_conflict(monkeypatch, on_conflict):
+    from django.db import connection
+
+    monkeypatch.setattr(connection.features, "supports_ignore_conflicts", on_conflict)
+    first = claims.claim("s", T0, "a")
+    assert first is not None and first.claimed_by == "a"
+    assert claims.claim("s", T0, "b") is None
+    assert claims.claim("s", T0, "a") is None  # not even the same claimant twice
+    assert claims.model().objects.get().claimed_by == "a"

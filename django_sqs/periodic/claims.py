@@ -2,8 +2,10 @@
 
 Two atomic statements, no lock held while sending:
 
-- **claim**: ``INSERT`` of the (schedule, tick) row under a unique constraint. One
-  supervisor's insert succeeds; the others' fail with ``IntegrityError``: they did not claim.
+- **claim**: ``INSERT … ON CONFLICT DO NOTHING`` of the (schedule, tick) row under a
+  unique constraint, then a read of the row: one supervisor's insert wrote it, the
+  others' did nothing, and the row names who claimed (on a database without ``ON
+  CONFLICT``, a plain insert whose ``IntegrityError`` means another claimed).
 - **recover**: a row still unsent a lease after its claim belongs to a claimant that died
   (or hangs) between claim and send. It is taken over with a compare-and-set ``UPDATE``
   (``WHERE claimed_at = <the value read> AND sent_at IS NULL``): of several supervisors
@@ -23,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.apps import apps
-from django.db import IntegrityError
+from django.db import IntegrityError, connections, router
 from django.db.models import F, Max
 from django.utils import timezone
 
@@ -41,10 +43,21 @@ def last_tick(name: str) -> dt.datetime | None:
 
 def claim(name: str, tick: dt.datetime, claimant: str):
     """The new row if this process claimed ``tick``, None if another had."""
-    try:
-        return model().objects.create(schedule=name, tick=tick, claimed_by=claimant, claimed_at=timezone.now())
-    except IntegrityError:
+    ticks = model()
+    row = ticks(schedule=name, tick=tick, claimed_by=claimant, claimed_at=timezone.now())
+    if not connections[router.db_for_write(ticks)].features.supports_ignore_conflicts:
+        try:
+            row.save(force_insert=True)
+        except IntegrityError:
+            return None
+        return row
+    # INSERT … ON CONFLICT DO NOTHING, then read who holds it: every supervisor tries every
+    # tick, and the losers' failed inserts would each write an error to the database's log.
+    ticks.objects.bulk_create([row], ignore_conflicts=True)
+    held = ticks.objects.filter(schedule=name, tick=tick).first()
+    if held is None or held.claimed_by != claimant or held.claimed_at != row.claimed_at:
         return None
+    return held
 
 
 def mark_sent(row, message_id: str) -> None:

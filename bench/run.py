@@ -3,6 +3,7 @@
     .venv/bin/python bench/run.py            # full run (~18 minutes on 2 cores)
     .venv/bin/python bench/run.py --quick    # smoke run (~45 s): small backlogs, one run, no peers
     .venv/bin/python bench/run.py --table bench/results/latest.json   # as in bench/RESULTS.md
+    .venv/bin/python bench/run.py --periodic # periodic work's cost and punctuality (bench/periodic.py)
 
 Installs nothing: it needs the ``bench`` extra (``pip install -e '.[bench]'``). Everything
 runs on this machine against one local SQS server (moto, ``bench/server.py``, with moto's
@@ -1062,7 +1063,12 @@ def main(argv=None) -> int:
         "the loop and django-tasks-sqs (when installed)",
     )
     parser.add_argument("--table", type=Path, metavar="FILE", help="print the figures of a results file as a table; run nothing")
+    parser.add_argument("--periodic", action="store_true", help="only periodic work, mode B (bench/periodic.py)")
     options = parser.parse_args(argv)
+    if options.periodic:
+        from bench import periodic
+
+        return periodic.main(["--quick"] if options.quick else [])
     if options.table:
         for line in table_lines(json.loads(options.table.read_text())):
             print(line)

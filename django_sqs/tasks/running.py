@@ -42,7 +42,6 @@ from . import attempts, retries
 from .compat import (
     InvalidTask,
     Task,
-    TaskContext,
     TaskError,
     TaskResult,
     TaskResultStatus,
@@ -51,6 +50,7 @@ from .compat import (
     task_finished,
     task_started,
 )
+from .context import SQSTaskContext
 from .envelope import Envelope, seconds_until
 
 logger = logging.getLogger("django_sqs.tasks")
@@ -282,7 +282,7 @@ class TaskRun:
 
     def call_args(self) -> list:
         if self.task.takes_context:
-            return [TaskContext(task_result=self.result), *self.result.args]
+            return [SQSTaskContext(task_result=self.result, tick=self.envelope.tick), *self.result.args]
         return list(self.result.args)
 
     def succeeded(self, value: Any) -> None:

@@ -10,6 +10,7 @@ from ... import ops
 from ...client import get_client
 from ...conf import settings
 from ...exceptions import SQSError
+from ...periodic import runner as schedules
 from ...selection import named_suffix, select_queues
 from ...worker import Supervisor, sources_for
 from .. import logging as command_logging
@@ -52,6 +53,11 @@ class Command(BaseCommand):
             help="serve the named queues together in one worker, in the order given (first = highest)",
         )
         parser.add_argument("--burst", action="store_true", help="exit once every served queue is empty")
+        parser.add_argument(
+            "--schedules", action="store_true",
+            help="also fire the periodic schedules (mode B): each tick claimed in the database, sent once "
+            "by whichever runreceiver claims it",
+        )
         ops.add_arguments(parser)
 
     def run_from_argv(self, argv):
@@ -100,6 +106,8 @@ class Command(BaseCommand):
             burst=options["burst"],
             banner=self.banner(workers, concurrency, options["threads"]),
         )
+        # Forked before ops.configure starts any thread; stopped when the workers are.
+        firing = schedules.start_firing() if options["schedules"] else None
         ops.configure(
             health_file=options["health_file"], health_port=options["health_port"],
             metrics_port=options["metrics_port"], processes=processes,
@@ -107,6 +115,8 @@ class Command(BaseCommand):
         try:
             code = supervisor.run()
         finally:
+            if firing is not None:
+                firing.stop()
             ops.shutdown()
         if code:
             raise SystemExit(code)

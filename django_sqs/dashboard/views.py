@@ -68,12 +68,13 @@ class Target:
 
 
 def _target(name: str) -> Target:
-    # The admin's own links (LogEntry.get_admin_url) quote the name ("_" → "_5F").
-    names = {name, unquote(name)}
-    for entry in status.layout(registry):
-        if entry.full_name in names:
-            return Target(entry)
-    raise Http404("No registered queue has this SQS name.")
+    # The admin's own links (LogEntry.get_admin_url) quote the name ("_" → "_5F"). The name
+    # as written wins: "jobs_5F1" is that queue, not "jobs_1", when both are registered.
+    entries = {entry.full_name: entry for entry in status.layout(registry)}
+    entry = entries.get(name) or entries.get(unquote(name))
+    if entry is None:
+        raise Http404("No registered queue has this SQS name.")
+    return Target(entry)
 
 
 def _require(request, action: str) -> None:

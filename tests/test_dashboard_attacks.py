@@ -1,0 +1,201 @@
+"""The SQS dashboard as an attacker and a careless operator use it: every URL and method
+without the rights, hostile data from the cache and from messages, and SQS failing
+half-way through an action (test client against the local SQS server)."""
+
+from __future__ import annotations
+
+import re
+
+import botocore.exceptions
+import pytest
+from django.contrib.admin.models import LogEntry
+from django.core.cache import cache
+from django.test import Client
+
+from django_sqs import queue_urls, register
+from django_sqs.client import get_client
+from django_sqs.dashboard import actions, browsing, workers
+from django_sqs.message import JSONMessage
+from django_sqs.provisioning import queue_url
+from django_sqs.registry import registry
+from tests.dashboard_helpers import AUDIT, ORDERS, ORDERS_DLQ, only_dashboard_queues, poison, staff
+from tests.queue_helpers import counts, drain, url_of
+
+pytestmark = pytest.mark.django_db
+
+LIST = "/admin/django_sqs/queue/"
+#: What AWS puts in an error that must never reach a page: the account, the role.
+AWS_TEXT = "User: arn:aws:sts::123456789012:assumed-role/web-prod/i-0abc is not authorized to perform"
+ACTION_POSTS = [("redrive/", {}), ("retry/", {"message": "x"}), ("delete/", {"message": "x"}),
+                ("purge/", {}), ("cancel/", {"task": "x"})]
+
+
+def page(name: str, tail: str = "") -> str:
+    return f"{LIST}{name}/{tail}"
+
+
+def text(response) -> str:
+    return response.content.decode()
+
+
+@pytest.fixture(autouse=True)
+def _dashboard(settings):
+    settings.ROOT_URLCONF = "tests.urls_admin"
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def queues(server):
+    only_dashboard_queues()
+    return server
+
+
+@pytest.fixture
+def boss(client, django_user_model):
+    client.force_login(django_user_model.objects.create_superuser("boss", password="pw"))
+    return client
+
+
+def denied(operation: str) -> botocore.exceptions.ClientError:
+    return botocore.exceptions.ClientError(
+        {"Error": {"Code": "AccessDenied", "Message": AWS_TEXT}}, operation)
+
+
+class Faulty:
+    """The real client, except the operations named in ``fail`` (operation → exception)."""
+
+    def __init__(self, real, **fail):
+        self.real, self.fail = real, fail
+
+    def __getattr__(self, name):
+        if name in self.fail:
+            def refuse(**kwargs):
+                raise self.fail[name]
+            return refuse
+        return getattr(self.real, name)
+
+
+def assert_no_aws_text(*responses) -> None:
+    for response in responses:
+        body = text(response)
+        assert "123456789012" not in body and "assumed-role" not in body and "not authorized" not in body
+
+
+# -- who may do what, by every method ------------------------------------------------------
+
+
+def test_anonymous_non_staff_and_inactive_users_change_nothing(queues, django_user_model):
+    poison(['{"a": 1}'])
+    users = [None,
+             django_user_model.objects.create_user("plain", password="pw"),  # not staff
+             django_user_model.objects.create_superuser("gone", password="pw", is_active=False)]
+    for user in users:
+        client = Client()
+        if user is not None:
+            client.force_login(user)
+        for tail, data in [*ACTION_POSTS, ("messages/", {"page": "1"})]:
+            for method in (client.get, client.head, client.post):
+                response = method(page(ORDERS_DLQ, tail), data)
+                assert response.status_code == 302 and "/admin/login/" in response["Location"], (user, tail)
+    assert counts(ORDERS_DLQ) == (1, 0) and LogEntry.objects.count() == 0
+
+
+def test_view_only_staff_get_403_by_every_method(queues, client, django_user_model):
+    poison(['{"a": 1}'])
+    client.force_login(staff(django_user_model, "viewer", "view"))
+    for tail, data in ACTION_POSTS:
+        for method in (client.get, client.head, client.post, client.put, client.delete, client.patch):
+            assert method(page(ORDERS_DLQ, tail), data).status_code == 403, (tail, method)
+    assert client.post(page(ORDERS_DLQ, "messages/"), {"page": "1"}).status_code == 403
+    assert counts(ORDERS_DLQ) == (1, 0) and LogEntry.objects.count() == 0
+
+
+def test_read_only_refuses_even_a_superuser_by_direct_post(queues, boss, settings):
+    settings.SQS_ADMIN_READ_ONLY = True
+    ids = poison(['{"a": 1}'])
+    for tail, data in [*ACTION_POSTS, ("retry/", {"message": ids[0]}), ("delete/", {"message": ids[0]})]:
+        assert boss.post(page(ORDERS_DLQ, tail), data).status_code == 403
+        assert boss.get(page(ORDERS_DLQ, tail), data).status_code == 403
+    assert counts(ORDERS_DLQ) == (1, 0) and counts(ORDERS) == (0, 0)
+
+
+def test_queues_outside_the_registry_cannot_be_named(queues, boss):
+    get_client().create_queue(QueueName="t__unregistered")
+    other_account = "https:%2F%2Fsqs.us-east-1.amazonaws.com%2F999999999999%2Ft__orders_dlq"
+    for name in ("t__unregistered", "other__orders_dlq", other_account, "..%2Ft__orders_dlq", "t__orders_dlq%00"):
+        for tail in ("", "messages/", "purge/"):
+            response = boss.post(page(name, tail))
+            assert response.status_code == 404, (name, tail)
+    assert boss.get(page(ORDERS_DLQ, "unknown-action/")).status_code == 404
+
+
+def test_dead_letter_only_actions_are_refused_on_a_live_queue(queues, boss):
+    client = get_client()
+    new_id = client.send_message(QueueUrl=url_of(AUDIT), MessageBody='{"live": 1}')["MessageId"]
+    assert boss.post(page(AUDIT, "redrive/")).status_code == 404
+    assert boss.post(page(AUDIT, "retry/"), {"message": new_id}).status_code == 404
+    assert boss.post(page(AUDIT, "delete/"), {"message": new_id}).status_code == 403  # no live peeking
+    assert boss.post(page(AUDIT, "messages/"), {"page": "1"}).status_code == 403
+    assert counts(AUDIT) == (1, 0)
+
+
+def test_an_admin_quoted_name_never_reaches_another_queue(server, boss):
+    """The admin's links quote "_" as "_5F"; a queue whose real name has "_5F" in it must
+    still be the queue its URL names, not the one its name unquotes to."""
+    only_dashboard_queues()
+    register("jobs_1", message_class=JSONMessage)  # what "jobs_5F1" unquotes to
+    register("jobs_5F1", message_class=JSONMessage)
+    for name in ("jobs_1", "jobs_5F1"):
+        queue_url(registry.get(name))
+    get_client().send_message(QueueUrl=url_of("t__jobs_1"), MessageBody="{}")  # the one that must survive
+    html = text(boss.get(page("t__jobs_5F1")))
+    assert "<tr><th>SQS name</th><td>t__jobs_5F1</td></tr>" in html
+    boss.post(page("t__jobs_5F1", "purge/"))
+    assert counts("t__jobs_1") == (1, 0)
+    (entry,) = LogEntry.objects.all()
+    assert entry.object_id == "t__jobs_5F1"
+
+
+# -- hostile data -------------------------------------------------------------------------
+
+
+def test_hostile_message_attributes_are_escaped(queues, boss):
+    get_client().send_message(
+        QueueUrl=url_of(ORDERS_DLQ), MessageBody='{"x": 1}',
+        MessageAttributes={"evil": {"DataType": "String", "StringValue": '"><script>alert(3)</script>'}},
+    )
+    html = text(boss.post(page(ORDERS_DLQ, "messages/"), {"page": "1"}))
+    assert "<script>alert(3)" not in html and "&lt;script&gt;alert(3)" in html
+    assert counts(ORDERS_DLQ) == (1, 0)
+
+
+def test_peeked_messages_are_visible_again_when_the_page_fails(queues, boss, monkeypatch):
+    poison(['{"a": 1}', '{"a": 2}'])
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("rendering failed half-way")
+
+    monkeypatch.setattr(browsing, "describe", broken)
+    with pytest.raises(RuntimeError):
+        boss.post(page(ORDERS_DLQ, "messages/"), {"page": "1"})
+    assert counts(ORDERS_DLQ) == (2, 0)
+
+
+# -- SQS failing half-way through an action --------------------------------------------------
+
+
+def test_a_fifo_retry_keeps_the_message_group(server, boss):
+    only_dashboard_queues()
+    register("ship.fifo", message_class=JSONMessage, dead_letter_queue="ship_dlq.fifo")
+    for name in ("ship_dlq.fifo", "ship.fifo"):
+        queue_url(registry.get(name))
+    message_id = get_client().send_message(
+        QueueUrl=url_of("t__ship_dlq.fifo"), MessageBody='{"f": 1}', MessageGroupId="customer-7",
+        MessageDeduplicationId="d-1",
+    )["MessageId"]
+    boss.post(page("t__ship_dlq.fifo", "retry/"), {"message": message_id})
+    (record,) = drain("t__ship.fifo")
+    assert record["Body"] == '{"f": 1}' and record["Attributes"]["MessageGroupId"] == "customer-7"
+    assert counts("t__ship_dlq.fifo") == (0, 0)

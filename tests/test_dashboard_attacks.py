@@ -161,6 +161,31 @@ def test_an_admin_quoted_name_never_reaches_another_queue(server, boss):
 # -- hostile data -------------------------------------------------------------------------
 
 
+def test_hostile_worker_records_in_the_cache_never_break_the_queue_page(queues, boss):
+    """The cache is shared with the whole project (and with older workers during a deploy):
+    what is found there is shown escaped, or skipped, never a 500."""
+    records = {
+        "evil": {"id": "evil", "host": "<script>alert(1)</script>", "pid": 1, "threads": 1,
+                 "queues": [ORDERS], "started_at": 1.0, "last_polls": {}, "in_hand": 0, "handled": 0},
+        "old": {"id": "old", "pid": "7", "queues": [ORDERS]},  # another version's record: no host
+        "str-pid": {"id": "str-pid", "host": "<script>alert(1)</script>", "pid": "x", "queues": [ORDERS]},
+        "huge-time": {"id": "huge-time", "host": "h", "pid": 4, "queues": [ORDERS], "started_at": 1e300},
+        "bad-types": {"id": "bad-types", "host": "h", "pid": 2, "queues": [ORDERS], "started_at": "yesterday",
+                      "last_polls": ["not", "a", "dict"], "published_at": "now"},
+        "substring": {"id": "substring", "host": "s", "pid": 3, "queues": "t__orders_dlq"},  # a string
+        "junk": "not a record",
+    }
+    cache.set(workers.INDEX_KEY, {key: 10**12 for key in records}, None)
+    for key, record in records.items():
+        cache.set(workers._key(key), record, None)
+    response = boss.get(page(ORDERS))
+    assert response.status_code == 200
+    html = text(response)
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    worker_pids = re.findall(r'<tr class="sqs-worker"><td>[^<]*</td><td>([^<]*)</td>', html)
+    assert "3" not in worker_pids  # t__orders is not "in" the string "t__orders_dlq"
+
+
 def test_hostile_message_attributes_are_escaped(queues, boss):
     get_client().send_message(
         QueueUrl=url_of(ORDERS_DLQ), MessageBody='{"x": 1}',

@@ -246,7 +246,10 @@ def _perform(action: str, target: Target, message_id: str, handle: str) -> tuple
 def _workers(name: str) -> list[dict]:
     """The published records of the workers serving ``name``, with datetimes to show."""
     def when(seconds: float | None) -> dt.datetime | None:
-        return dt.datetime.fromtimestamp(seconds, tz=dt.timezone.utc) if seconds else None
+        try:
+            return dt.datetime.fromtimestamp(seconds, tz=dt.timezone.utc) if seconds else None
+        except (OverflowError, OSError, ValueError):  # a record's time beyond what datetime holds
+            return None
 
     shown = []
     for record in workers.published(name):

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.django_db
 
 LIST = "/admin/django_sqs/queue/"
 #: What AWS puts in an error that must never reach a page: the account, the role.
-AWS_TEXT = "User: arn:aws:sts::123456789012:assumed-role/web-prod/i-0abc is not authorized to perform"
+AWS_TEXT = "User: arn:aws:sts::210987654321:assumed-role/web-prod/i-0abc is not authorized to perform"
 ACTION_POSTS = [("redrive/", {}), ("retry/", {"message": "x"}), ("delete/", {"message": "x"}),
                 ("purge/", {}), ("cancel/", {"task": "x"})]
 
@@ -80,7 +80,7 @@ class Faulty:
 def assert_no_aws_text(*responses) -> None:
     for response in responses:
         body = text(response)
-        assert "123456789012" not in body and "assumed-role" not in body and "not authorized" not in body
+        assert "210987654321" not in body and "assumed-role" not in body and "not authorized" not in body
 
 
 # -- who may do what, by every method ------------------------------------------------------
@@ -209,6 +209,58 @@ def test_peeked_messages_are_visible_again_when_the_page_fails(queues, boss, mon
 
 
 # -- SQS failing half-way through an action --------------------------------------------------
+
+
+def test_retry_whose_delete_fails_says_the_message_was_sent_and_audits_it(queues, boss, monkeypatch):
+    """Sent, then the delete refused: it is in both queues; the page and the audit trail say
+    so (else the operator retries again and the message runs twice, unrecorded)."""
+    (message_id,) = poison(['{"r": 1}'])
+    monkeypatch.setattr(actions, "get_client", lambda: Faulty(get_client(), delete_message=denied("DeleteMessage")))
+    response = boss.post(page(ORDERS_DLQ, "retry/"), {"message": message_id}, follow=True)
+    assert [r["Body"] for r in drain(ORDERS)] == ['{"r": 1}']  # sent
+    html = text(response)
+    assert "sent back to t__orders" in html and "not deleted" in html
+    assert_no_aws_text(response)
+    (entry,) = LogEntry.objects.filter(object_id=ORDERS_DLQ)
+    assert message_id in entry.change_message and "not deleted" in entry.change_message
+    assert "210987654321" not in entry.change_message
+
+
+def test_retry_whose_send_fails_leaves_the_message_visible(queues, boss, monkeypatch):
+    (message_id,) = poison(['{"r": 1}'])
+    monkeypatch.setattr(actions, "get_client", lambda: Faulty(get_client(), send_message=denied("SendMessage")))
+    response = boss.post(page(ORDERS_DLQ, "retry/"), {"message": message_id}, follow=True)
+    assert "access was denied" in text(response)
+    assert_no_aws_text(response)
+    assert counts(ORDERS_DLQ) == (1, 0)  # not hidden for 30 s: visible again at once
+    assert counts(ORDERS) == (0, 0) and LogEntry.objects.count() == 0
+
+
+def test_redrive_never_creates_a_deleted_source_queue(queues, boss):
+    poison(['{"a": 1}'])
+    get_client().delete_queue(QueueUrl=url_of(ORDERS))
+    queue_urls.clear_cache()
+    response = boss.post(page(ORDERS_DLQ, "redrive/"), follow=True)
+    assert "does not exist" in text(response)
+    names = [u.rpartition("/")[2] for u in get_client().list_queues().get("QueueUrls", [])]
+    assert ORDERS not in names  # the dashboard never creates a queue
+    assert counts(ORDERS_DLQ) == (1, 0) and LogEntry.objects.count() == 0
+
+
+def test_redrive_interrupted_half_way_tells_and_audits_what_it_moved(queues, boss, monkeypatch):
+    from django_sqs import receipts
+
+    poison(['{"a": 1}', '{"a": 2}'])
+    real = receipts.get_client
+    monkeypatch.setattr(receipts, "get_client",
+                        lambda: Faulty(real(), delete_message_batch=denied("DeleteMessageBatch")))
+    response = boss.post(page(ORDERS_DLQ, "redrive/"), follow=True)
+    assert sorted(r["Body"] for r in drain(ORDERS)) == ['{"a": 1}', '{"a": 2}']  # they were sent
+    html = text(response)
+    assert "2 sent but not deleted" in html
+    assert_no_aws_text(response)
+    (entry,) = LogEntry.objects.filter(object_id=ORDERS_DLQ)
+    assert "2 sent but not deleted" in entry.change_message
 
 
 def test_a_fifo_retry_keeps_the_message_group(server, boss):

@@ -39,6 +39,16 @@ class MessageNotFound(SQSError):
     """The message was not among those received (taken by someone else, or too deep)."""
 
 
+class Unfinished(SQSError):
+    """An action failed after it changed SQS (a retry sent but not deleted, a redrive that
+    moved some messages): ``done`` says what happened, for the page and the audit trail;
+    the failure is the ``__cause__``."""
+
+    def __init__(self, done):
+        super().__init__(f"failed half-way: {done}")
+        self.done = done
+
+
 @dataclasses.dataclass
 class RedriveResult:
     #: "started": SQS's move task runs on its own (``task_handle``); "moved": django_sqs moved them.
@@ -86,6 +96,10 @@ def redrive(source: RegisteredQueue, suffix: str | None) -> RedriveResult:
     dlq = provisioning.dead_letter_queue(source)
     if dlq is None:
         raise SQSError(f"queue {source.name!r} has no dead-letter queue")
+    if queue_urls.lookup(source.full_name(suffix)) is None:
+        # Checked here: django_sqs's redrive would create it (SQS_CREATE_QUEUES), and the
+        # dashboard never creates a queue.
+        raise QueueDoesNotExist(f"queue {source.full_name(suffix)!r} does not exist")
     if move_tasks_served():
         dlq_arn, target_arn = _arn(dlq.full_name(suffix)), _arn(source.full_name(suffix))
         try:
@@ -95,7 +109,14 @@ def redrive(source: RegisteredQueue, suffix: str | None) -> RedriveResult:
         except SQSRequestError as exc:
             if not _unsupported(exc):
                 raise
-    done = Redrive(source, suffix, max_messages=FALLBACK_REDRIVE_LIMIT).run()
+    done = Redrive(source, suffix, max_messages=FALLBACK_REDRIVE_LIMIT)
+    try:
+        done.run()
+    except SQSError as exc:
+        if done.moved:  # some were sent before it failed: say so, don't lose the count
+            raise Unfinished(RedriveResult("moved", moved=done.moved, failed=done.failed,
+                                           not_deleted=done.not_deleted)) from exc
+        raise
     return RedriveResult("moved", moved=done.moved, failed=done.failed, not_deleted=done.not_deleted)
 
 
@@ -143,26 +164,34 @@ def retry(source: RegisteredQueue, suffix: str | None, dlq_full_name: str, messa
     if target_url is None:
         raise QueueDoesNotExist(f"queue {source.full_name(suffix)!r} does not exist")
     url, record, held = browsing.find(dlq_full_name, message_id)
+    deleted = False
     try:
         if record is None:
             raise MessageNotFound(message_id)
         with wrap_errors("SendMessage", source.full_name(suffix)):
             new_id = get_client().send_message(QueueUrl=target_url, **resend_entry(record, fifo=source.fifo))["MessageId"]
-        _delete(url, dlq_full_name, record)
+        try:
+            _delete(url, dlq_full_name, record)
+        except SQSError as exc:  # sent: the page and the audit trail must say so (else retried twice)
+            raise Unfinished(new_id) from exc
+        deleted = True
     finally:
-        held.release(keep=record["ReceiptHandle"] if record else None)
+        # Not deleted (the send or the delete failed): visible again at once, not in 30 s.
+        held.release(keep=record["ReceiptHandle"] if deleted else None)
     return new_id
 
 
 def delete(dlq_full_name: str, message_id: str) -> None:
     """Delete one message (found by id among the first ones received)."""
     url, record, held = browsing.find(dlq_full_name, message_id)
+    deleted = False
     try:
         if record is None:
             raise MessageNotFound(message_id)
         _delete(url, dlq_full_name, record)
+        deleted = True
     finally:
-        held.release(keep=record["ReceiptHandle"] if record else None)
+        held.release(keep=record["ReceiptHandle"] if deleted else None)
 
 
 def _delete(url: str, full_name: str, record: dict) -> None:

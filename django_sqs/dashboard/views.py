@@ -189,6 +189,11 @@ def action_page(request, model_admin, name: str, action: str):
     if request.method == "POST":
         try:
             text, flag = _perform(action, target, message_id, handle)
+        except actions.Unfinished as exc:  # SQS changed before the failure: told and audited
+            text, flag = _unfinished(action, target, message_id, exc)
+            _audit(request, name, flag, text)
+            inventory.forget()
+            messages.warning(request, text)
         except SQSError as exc:
             messages.error(request, _failure(exc, label.lower(), name))
         else:
@@ -221,11 +226,7 @@ def _perform(action: str, target: Target, message_id: str, handle: str) -> tuple
         if done.how == "started":
             return (f"Redrive of {name} to {target.source_name} started: SQS moves the messages "
                     "(progress on this page).", CHANGE)
-        text = f"Redrove {done.moved} message(s) of {name} to {target.source_name}"
-        if done.failed:
-            text += f"; {done.failed} refused by SQS stayed in {name}"
-        if done.not_deleted:
-            text += f"; {done.not_deleted} sent but not deleted are in both queues"
+        text = _redrove(target, done)
         if done.moved >= actions.FALLBACK_REDRIVE_LIMIT:
             text += "; more may remain: redrive again"
         return text + ".", CHANGE
@@ -241,6 +242,26 @@ def _perform(action: str, target: Target, message_id: str, handle: str) -> tuple
     row = inventory.row(name)
     actions.purge(name)
     return f"Purged {name} (about {row.total if row else 0} message(s)).", DELETION
+
+
+def _redrove(target: Target, done: actions.RedriveResult) -> str:
+    text = f"Redrove {done.moved} message(s) of {target.name} to {target.source_name}"
+    if done.failed:
+        text += f"; {done.failed} refused by SQS stayed in {target.name}"
+    if done.not_deleted:
+        text += f"; {done.not_deleted} sent but not deleted are in both queues"
+    return text
+
+
+def _unfinished(action: str, target: Target, message_id: str, exc: actions.Unfinished) -> tuple[str, int]:
+    """The page's and the LogEntry's sentence for an action that failed after changing SQS."""
+    errors.describe(exc.__cause__, f"finish the {action} on {target.name}")  # logs AWS's text
+    failure = errors.brief(exc.__cause__)
+    if action == "retry":
+        return (f"Retried 1 message of {target.name}: {message_id} sent back to {target.source_name} as "
+                f"{exc.done}, but not deleted from {target.name} ({failure}): it is in both queues. "
+                f"Delete it from {target.name} rather than retrying it again.", CHANGE)
+    return f"{_redrove(target, exc.done)}; then it stopped ({failure}): redrive again.", CHANGE
 
 
 def _workers(name: str) -> list[dict]:

@@ -276,3 +276,59 @@ def test_a_fifo_retry_keeps_the_message_group(server, boss):
     (record,) = drain("t__ship.fifo")
     assert record["Body"] == '{"f": 1}' and record["Attributes"]["MessageGroupId"] == "customer-7"
     assert counts("t__ship_dlq.fifo") == (0, 0)
+
+
+class MoveTasksExceptFifo:
+    """The real client plus SQS's move tasks, refused (UnsupportedOperation) on FIFO queues."""
+
+    def __init__(self, real, running: bool = False):
+        self.real, self.running, self.started = real, running, []
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+    def _refuse_fifo(self, arn: str, operation: str) -> None:
+        if arn.endswith(".fifo"):
+            raise botocore.exceptions.ClientError(
+                {"Error": {"Code": "UnsupportedOperation", "Message": "FIFO queues don't support redrive."}}, operation)
+
+    def start_message_move_task(self, **kwargs):
+        self._refuse_fifo(kwargs["SourceArn"], "StartMessageMoveTask")
+        if self.running:
+            raise botocore.exceptions.ClientError(
+                {"Error": {"Code": "UnsupportedOperation", "Message": "a task is running"}}, "StartMessageMoveTask")
+        self.started.append(kwargs["SourceArn"])
+        return {"TaskHandle": "h"}
+
+    def list_message_move_tasks(self, **kwargs):
+        self._refuse_fifo(kwargs["SourceArn"], "ListMessageMoveTasks")
+        return {"Results": [{"TaskHandle": "h", "Status": "RUNNING"}] if self.running else []}
+
+
+def test_a_queue_refusing_move_tasks_does_not_turn_them_off_for_the_others(server, boss, monkeypatch):
+    only_dashboard_queues()
+    register("ship.fifo", message_class=JSONMessage, dead_letter_queue="ship_dlq.fifo")
+    for name in ("ship_dlq.fifo", "ship.fifo"):
+        queue_url(registry.get(name))
+    monkeypatch.setattr(actions, "_no_move_tasks", set())
+    fake = MoveTasksExceptFifo(get_client())
+    monkeypatch.setattr(actions, "get_client", lambda: fake)
+    get_client().send_message(QueueUrl=url_of("t__ship_dlq.fifo"), MessageBody='{"f": 1}', MessageGroupId="g",
+                              MessageDeduplicationId="d")
+    response = boss.post(page("t__ship_dlq.fifo", "redrive/"), follow=True)
+    assert "Redrove 1 message(s)" in text(response)  # django_sqs's redrive, for this queue
+    assert counts("t__ship.fifo") == (1, 0)
+    poison(['{"a": 1}'])
+    response = boss.post(page(ORDERS_DLQ, "redrive/"), follow=True)
+    assert "SQS moves the messages" in text(response)  # the standard queue still gets a move task
+    assert fake.started and fake.started[-1].endswith(f":{ORDERS_DLQ}")
+
+
+def test_no_second_redrive_beside_a_running_move_task(queues, boss, monkeypatch):
+    monkeypatch.setattr(actions, "_no_move_tasks", set())
+    monkeypatch.setattr(actions, "get_client", lambda: MoveTasksExceptFifo(get_client(), running=True))
+    poison(['{"a": 1}'])
+    response = boss.post(page(ORDERS_DLQ, "redrive/"), follow=True)
+    assert "Could not redrive" in text(response)
+    assert counts(ORDERS_DLQ) == (1, 0) and counts(ORDERS) == (0, 0) and LogEntry.objects.count() == 0
+    assert actions.move_tasks_served()

@@ -22,8 +22,11 @@ logger = logging.getLogger("django_sqs")
 
 #: Error codes of a server that does not serve the message-move API (moto answers a bare
 #: HTTP 500 without an AWS code; other emulators say so in one of these words).
-UNSUPPORTED_CODES = {"500", "501", "404", "InvalidAction", "UnknownOperationException", "UnsupportedOperation",
+UNSUPPORTED_CODES = {"500", "501", "404", "InvalidAction", "UnknownOperationException",
                      "NotImplemented", "NotImplementedError"}
+#: SQS refusing move tasks for one queue (e.g. a FIFO queue where SQS has no redrive for
+#: it): django_sqs's redrive for that queue, move tasks still for the others.
+QUEUE_REFUSED_CODES = {"UnsupportedOperation", "AWS.SimpleQueueService.UnsupportedOperation"}
 #: Messages django_sqs's own redrive moves in one web request (the page says to go again).
 FALLBACK_REDRIVE_LIMIT = 1000
 #: Endpoints known not to serve move tasks in this process: not asked again (each ask of
@@ -107,7 +110,13 @@ def redrive(source: RegisteredQueue, suffix: str | None) -> RedriveResult:
                 answer = get_client().start_message_move_task(SourceArn=dlq_arn, DestinationArn=target_arn)
             return RedriveResult("started", task_handle=answer["TaskHandle"])
         except SQSRequestError as exc:
-            if not _unsupported(exc):
+            if exc.code in QUEUE_REFUSED_CODES:
+                # Not a second mover beside a running move task (SQS allows one per queue).
+                if any(t.status == "RUNNING" for t in move_tasks(dlq.full_name(suffix))):
+                    raise SQSError("a redrive of this queue is already running") from exc
+                logger.info("move task refused for this queue; using django_sqs's redrive queue=%s code=%s",
+                            dlq.full_name(suffix), exc.code)
+            elif not _unsupported(exc):
                 raise
     done = Redrive(source, suffix, max_messages=FALLBACK_REDRIVE_LIMIT)
     try:
@@ -128,7 +137,7 @@ def move_tasks(dlq_full_name: str) -> list[MoveTask]:
         with wrap_errors("ListMessageMoveTasks", dlq_full_name):
             results = get_client().list_message_move_tasks(SourceArn=_arn(dlq_full_name), MaxResults=10).get("Results", [])
     except SQSRequestError as exc:
-        if _unsupported(exc):
+        if exc.code in QUEUE_REFUSED_CODES or _unsupported(exc):
             return []
         raise
     return [

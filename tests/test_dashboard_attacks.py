@@ -332,3 +332,47 @@ def test_no_second_redrive_beside_a_running_move_task(queues, boss, monkeypatch)
     assert "Could not redrive" in text(response)
     assert counts(ORDERS_DLQ) == (1, 0) and counts(ORDERS) == (0, 0) and LogEntry.objects.count() == 0
     assert actions.move_tasks_served()
+
+
+class BodyInS3(JSONMessage):
+    """A project's message class that fetches its body from AWS, and is denied."""
+
+    def decode_body(self, raw):
+        raise denied("GetObject")
+
+
+def test_aws_text_from_a_message_class_never_reaches_the_page(server, boss):
+    only_dashboard_queues()
+    register("big", message_class=BodyInS3, dead_letter_queue="big_dlq")
+    queue_url(registry.get("big_dlq"))
+    get_client().send_message(QueueUrl=url_of("t__big_dlq"), MessageBody='{"s3": "key"}')
+    response = boss.post(page("t__big_dlq", "messages/"), {"page": "1"})
+    assert response.status_code == 200
+    assert "Not decodable by BodyInS3: ClientError (AccessDenied)" in text(response)
+    assert_no_aws_text(response)
+
+
+def test_task_ids_in_result_links_are_escaped(server, boss):
+    import datetime as dt
+
+    from django_sqs.tasks.envelope import Envelope, TaskMessage
+
+    only_dashboard_queues()
+    register("jobs_x", message_class=TaskMessage, dead_letter_queue="jobs_x_dlq")
+    queue_url(registry.get("jobs_x_dlq"))
+    envelope = Envelope(id='"><script>alert(5)</script>', task="tests.tasks.add", args=[1], kwargs={},
+                        backend="default", queue="default", priority=0, enqueued_at=dt.datetime.now(dt.timezone.utc))
+    get_client().send_message(QueueUrl=url_of("t__jobs_x_dlq"), MessageBody=TaskMessage(envelope).encode())
+    response = boss.post(page("t__jobs_x_dlq", "messages/"), {"page": "1"})
+    assert response.status_code == 200
+    html = text(response)
+    assert "<script>alert(5)" not in html and "&lt;script&gt;alert(5)" in html
+    links = re.findall(r'<a href="([^"]*)" class="sqs-task-result">', html)
+    assert links and all(link.startswith("/admin/") and "<" not in link for link in links)
+
+
+def test_a_next_parameter_never_redirects_elsewhere(queues, boss):
+    poison(['{"n": 1}'])
+    for data in ({"next": "https://evil.example/"}, {"next": "//evil.example/"}):
+        response = boss.post(page(ORDERS_DLQ, "redrive/") + "?next=https://evil.example/", data)
+        assert response.status_code == 302 and response["Location"] == page(ORDERS_DLQ)

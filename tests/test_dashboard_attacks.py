@@ -376,3 +376,58 @@ def test_a_next_parameter_never_redirects_elsewhere(queues, boss):
     for data in ({"next": "https://evil.example/"}, {"next": "//evil.example/"}):
         response = boss.post(page(ORDERS_DLQ, "redrive/") + "?next=https://evil.example/", data)
         assert response.status_code == 302 and response["Location"] == page(ORDERS_DLQ)
+
+
+class NamesTheSource:
+    """The real client, with what real SQS adds to a message its redrive policy moved:
+    DeadLetterQueueSourceArn (moto leaves it out)."""
+
+    def __init__(self, real, moved: dict[str, str]):
+        self.real, self.moved = real, moved  # message id → source queue's ARN
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+    def receive_message(self, **kwargs):
+        answer = self.real.receive_message(**kwargs)
+        for record in answer.get("Messages", []):
+            if record["MessageId"] in self.moved:
+                record.setdefault("Attributes", {})["DeadLetterQueueSourceArn"] = self.moved[record["MessageId"]]
+        return answer
+
+
+def test_a_shared_dead_letter_queue_sends_each_message_back_where_it_came_from(queues, boss, monkeypatch):
+    """Two queues share one dead-letter queue (SQS allows it): a retry must not send an
+    orders message to invoices, and what cannot be told apart is left in place."""
+    register("invoices", message_class=JSONMessage, dead_letter_queue="orders_dlq")  # registered last
+    queue_url(registry.get("invoices"))
+    (from_orders,) = poison(['{"o": 1}'])
+    orders_arn = get_client().get_queue_attributes(QueueUrl=url_of(ORDERS), AttributeNames=["QueueArn"])
+    monkeypatch.setattr(browsing, "get_client",
+                        lambda: NamesTheSource(get_client(), {from_orders: orders_arn["Attributes"]["QueueArn"]}))
+    html = text(boss.get(page(ORDERS_DLQ)))
+    assert f'href="{page(ORDERS)}"' in html and f'href="{page("t__invoices")}"' in html
+    boss.post(page(ORDERS_DLQ, "retry/"), {"message": from_orders})
+    assert [r["Body"] for r in drain(ORDERS)] == ['{"o": 1}'] and counts("t__invoices") == (0, 0)
+    (entry,) = LogEntry.objects.all()
+    assert f"sent back to {ORDERS} as" in entry.change_message
+
+    unknown = get_client().send_message(QueueUrl=url_of(ORDERS_DLQ), MessageBody='{"who": "?"}')["MessageId"]
+    response = boss.post(page(ORDERS_DLQ, "retry/"), {"message": unknown}, follow=True)
+    assert "SQS does not say which one this message came from" in text(response)
+    response = boss.post(page(ORDERS_DLQ, "redrive/"), follow=True)  # moto: django_sqs's redrive
+    assert "cannot tell which queue each message came from" in text(response)
+    assert counts(ORDERS_DLQ) == (1, 0) and counts("t__invoices") == (0, 0) and LogEntry.objects.count() == 1
+
+
+def test_a_shared_dead_letter_queue_is_redriven_by_sqs_to_each_source(queues, boss, monkeypatch):
+    register("invoices", message_class=JSONMessage, dead_letter_queue="orders_dlq")
+    queue_url(registry.get("invoices"))
+    monkeypatch.setattr(actions, "_no_move_tasks", set())
+    fake = MoveTasksExceptFifo(get_client())
+    calls = []
+    fake.start_message_move_task = lambda **kwargs: calls.append(kwargs) or {"TaskHandle": "h"}
+    monkeypatch.setattr(actions, "get_client", lambda: fake)
+    boss.post(page(ORDERS_DLQ, "redrive/"))
+    (call,) = calls
+    assert call["SourceArn"].endswith(f":{ORDERS_DLQ}") and "DestinationArn" not in call

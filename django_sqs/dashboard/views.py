@@ -53,14 +53,24 @@ class Target:
         return self.entry.queue.dead_letter_queue_of is not None
 
     @property
-    def source(self):
-        """The registered queue this one is the dead-letter queue of (None for others)."""
-        of = self.entry.queue.dead_letter_queue_of
-        return registry.get(of) if of else None
+    def sources(self) -> list:
+        """The registered queues whose dead-letter queue this is: usually one, but SQS lets
+        several share one (each message then goes back to the queue it came from)."""
+        if not self.is_dead_letter_queue:
+            return []
+        return [rq for rq in registry if rq.dead_letter_queue == self.entry.queue.name]
+
+    @property
+    def source_names(self) -> list[str]:
+        return [rq.full_name(self.entry.suffix) for rq in self.sources]
 
     @property
     def source_name(self) -> str | None:
-        return self.source.full_name(self.entry.suffix) if self.source else None
+        """Where its messages go back to, as the page says it."""
+        names = self.source_names
+        if len(names) > 1:
+            return f"the queue each came from ({' or '.join(names)})"
+        return names[0] if names else None
 
     @property
     def peekable(self) -> bool:
@@ -222,7 +232,7 @@ def _perform(action: str, target: Target, message_id: str, handle: str) -> tuple
     """Do ``action``; returns the sentence for the page and LogEntry, and the LogEntry flag."""
     name = target.name
     if action == "redrive":
-        done = actions.redrive(target.source, target.entry.suffix)
+        done = actions.redrive(target.sources, target.entry.suffix)
         if done.how == "started":
             return (f"Redrive of {name} to {target.source_name} started: SQS moves the messages "
                     "(progress on this page).", CHANGE)
@@ -234,8 +244,8 @@ def _perform(action: str, target: Target, message_id: str, handle: str) -> tuple
         moved = actions.cancel_move_task(name, handle)
         return f"Cancelled the redrive of {name} ({moved if moved is not None else '?'} message(s) moved).", CHANGE
     if action == "retry":
-        new_id = actions.retry(target.source, target.entry.suffix, name, message_id)
-        return f"Retried 1 message of {name}: {message_id} sent back to {target.source_name} as {new_id}.", CHANGE
+        new_id, to = actions.retry(target.sources, target.entry.suffix, name, message_id)
+        return f"Retried 1 message of {name}: {message_id} sent back to {to} as {new_id}.", CHANGE
     if action == "delete":
         actions.delete(name, message_id)
         return f"Deleted 1 message of {name}: {message_id}.", DELETION
@@ -258,8 +268,9 @@ def _unfinished(action: str, target: Target, message_id: str, exc: actions.Unfin
     errors.describe(exc.__cause__, f"finish the {action} on {target.name}")  # logs AWS's text
     failure = errors.brief(exc.__cause__)
     if action == "retry":
-        return (f"Retried 1 message of {target.name}: {message_id} sent back to {target.source_name} as "
-                f"{exc.done}, but not deleted from {target.name} ({failure}): it is in both queues. "
+        new_id, to = exc.done
+        return (f"Retried 1 message of {target.name}: {message_id} sent back to {to} as "
+                f"{new_id}, but not deleted from {target.name} ({failure}): it is in both queues. "
                 f"Delete it from {target.name} rather than retrying it again.", CHANGE)
     return f"{_redrove(target, exc.done)}; then it stopped ({failure}): redrive again.", CHANGE
 
@@ -289,6 +300,8 @@ def _failure(exc: SQSError, what: str, name: str) -> str:
     if isinstance(exc, actions.PurgeTooSoon):
         return (f"{name} was purged less than a minute ago, or a purge is still running: SQS allows one "
                 "purge per queue every 60 seconds. Try again in a minute.")
+    if isinstance(exc, actions.SourceUnknown):  # our own sentence, no AWS text in it
+        return f"Could not {what} on {name}: {exc}"
     if isinstance(exc, actions.MessageNotFound):
         return (f"The message was not found in {name}: it was moved or deleted meanwhile, is held by "
                 f"someone else, or lies deeper than the first {browsing.FIND_ROUNDS * browsing.PAGE_SIZE} messages.")

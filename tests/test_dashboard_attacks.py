@@ -431,3 +431,12 @@ def test_a_shared_dead_letter_queue_is_redriven_by_sqs_to_each_source(queues, bo
     boss.post(page(ORDERS_DLQ, "redrive/"))
     (call,) = calls
     assert call["SourceArn"].endswith(f":{ORDERS_DLQ}") and "DestinationArn" not in call
+
+
+def test_a_dead_letter_from_an_unregistered_queue_is_not_retried_into_another(queues, boss, monkeypatch):
+    message_id = get_client().send_message(QueueUrl=url_of(ORDERS_DLQ), MessageBody='{"e": 1}')["MessageId"]
+    elsewhere = "arn:aws:sqs:us-east-1:123456789012:t__renamed_long_ago"
+    monkeypatch.setattr(browsing, "get_client", lambda: NamesTheSource(get_client(), {message_id: elsewhere}))
+    response = boss.post(page(ORDERS_DLQ, "retry/"), {"message": message_id}, follow=True)
+    assert "came from t__renamed_long_ago, which is not a registered queue" in text(response)
+    assert counts(ORDERS_DLQ) == (1, 0) and counts(ORDERS) == (0, 0) and LogEntry.objects.count() == 0

@@ -440,3 +440,18 @@ def test_a_dead_letter_from_an_unregistered_queue_is_not_retried_into_another(qu
     response = boss.post(page(ORDERS_DLQ, "retry/"), {"message": message_id}, follow=True)
     assert "came from t__renamed_long_ago, which is not a registered queue" in text(response)
     assert counts(ORDERS_DLQ) == (1, 0) and counts(ORDERS) == (0, 0) and LogEntry.objects.count() == 0
+
+
+def test_read_only_does_not_silence_the_live_peek_warning(queues, boss, settings):
+    """Read-only hides the actions, not the peeks: a peek at a live queue still adds one to
+    the receive count of each message, so the warning about it stays."""
+    from django_sqs.dashboard.checks import check_dashboard_settings
+
+    settings.SQS_ADMIN_READ_ONLY = True
+    settings.SQS_ADMIN_PEEK_LIVE_QUEUES = True
+    get_client().send_message(QueueUrl=url_of(AUDIT), MessageBody='{"live": 1}')
+    html = text(boss.post(page(AUDIT, "messages/"), {"page": "1"}))
+    assert "This is a live queue" in html
+    (record,) = drain(AUDIT)
+    assert record["Attributes"]["ApproximateReceiveCount"] == "2"  # the peek counted
+    assert [p.id for p in check_dashboard_settings()] == ["django_sqs.W060"]

@@ -1,0 +1,76 @@
+"""An adversarial review of attempt counting, retries and the dead-letter move (issue 16 §1, §5;
+issue 17 item 5): each test reproduces a defect found, and fails without its fix."""
+
+import json
+import logging
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from django_sqs import provisioning
+from django_sqs.client import get_client
+from django_sqs.registry import registry
+from django_sqs.tasks.compat import TaskResultStatus
+from django_sqs.tasks.results.models import TaskResultRecord
+from tests import tasks
+from tests.task_helpers import (  # noqa: F401 (fresh_runs: a fixture)
+    DEFAULT,
+    bodies,
+    counts,
+    fresh_runs,
+    use_backend,
+    work,
+)
+
+DLQ = "tasks__default__default__dlq"
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_runs")]
+
+
+def url(name=DEFAULT):
+    return provisioning.queue_url(registry.get(name))
+
+
+def _as_left_by_the_previous_version(result, status):
+    """What the previous version left: it kept a failed task's message for its retry (the
+    envelope had no "attempt") and recorded no message id; its attempt 1 failed."""
+    sqs = get_client()
+    (record,) = sqs.receive_message(QueueUrl=url(), MaxNumberOfMessages=1)["Messages"]
+    body = json.loads(record["Body"])
+    assert body.pop("attempt") == 1
+    sqs.delete_message(QueueUrl=url(), ReceiptHandle=record["ReceiptHandle"])
+    sqs.send_message(QueueUrl=url(), MessageBody=json.dumps(body))
+    now = timezone.now()
+    TaskResultRecord.objects.filter(id=result.id).update(
+        status=status, worker_ids=["old-worker"], started_at=now, last_attempted_at=now, message_id="",
+        errors=[{"exception_class_path": "builtins.ValueError", "traceback": "attempt 1 fails"}],
+        finished_at=now if status == TaskResultStatus.FAILED else None,
+    )
+
+
+def test_a_retry_left_by_the_previous_version_runs_as_the_next_attempt(sqs, settings):
+    """Upgrade in the middle of a retry: the kept message comes back to the new worker. It
+    was deleted unrun ("attempt 1 already ran"), its result READY for ever."""
+    use_backend(settings, MAX_ATTEMPTS=3)
+    result = tasks.attempt_and_id.enqueue(fail_until=1)
+    _as_left_by_the_previous_version(result, TaskResultStatus.READY)
+    work()
+    assert [r["attempt"] for r in tasks.runs] == [2]
+    result.refresh()
+    assert result.status == TaskResultStatus.SUCCESSFUL and result.attempts == 2
+
+
+def test_a_spent_task_left_by_the_previous_version_goes_to_the_dead_letter_queue(sqs, settings):
+    """The previous version left a spent task in its queue for SQS to move on the next receive
+    (maxReceiveCount = MAX_ATTEMPTS); the upgrade raised that count. It was deleted instead."""
+    use_backend(settings, MAX_ATTEMPTS=1, DEAD_LETTER_QUEUE=True)
+    call_command("sqs_create_queues", DEFAULT)
+    result = tasks.attempt_and_id.enqueue(fail_until=5)
+    _as_left_by_the_previous_version(result, TaskResultStatus.FAILED)
+    work()
+    assert tasks.runs == []
+    (body,) = bodies(sqs, DLQ)
+    assert body["id"] == result.id and body["attempt"] == 2
+    result.refresh()
+    assert result.status == TaskResultStatus.FAILED and result.attempts == 1

@@ -74,3 +74,48 @@ def test_a_spent_task_left_by_the_previous_version_goes_to_the_dead_letter_queue
     assert body["id"] == result.id and body["attempt"] == 2
     result.refresh()
     assert result.status == TaskResultStatus.FAILED and result.attempts == 1
+
+
+def test_one_message_received_twice_at_once_runs_once(sqs, settings, monkeypatch):
+    """SQS delivers a standard queue's message twice at times. Both receives read the stored
+    result READY; the other one claims first. This one lost its claim and read again: RUNNING,
+    from this very message id, which it took for a worker killed mid-task. It ran the task a
+    second time, alongside, and recorded a bogus AttemptLost."""
+    from django_sqs.exceptions import RestartLater
+    from django_sqs.tasks.compat import task_backends
+    from django_sqs.tasks.envelope import TaskMessage
+    from django_sqs.tasks.results.store import DatabaseResultStore
+    from django_sqs.tasks.running import TaskRun, load_task
+
+    use_backend(settings, MAX_ATTEMPTS=3)
+    result = tasks.attempt_and_id.enqueue()
+    rq = registry.get(DEFAULT)
+    received = [
+        TaskMessage.from_sqs(
+            sqs.receive_message(QueueUrl=url(), VisibilityTimeout=0, MessageSystemAttributeNames=["All"])["Messages"][0],
+            rq.full_name(),
+        )
+        for _ in range(2)
+    ]
+    mine, theirs = received
+    assert mine.id == theirs.id
+    backend = task_backends["default"]
+    envelope = theirs.get_body()
+    other = TaskRun(backend, load_task(envelope, backend), envelope, theirs)
+    real_claim = DatabaseResultStore.claim
+    claims = []
+
+    def other_claims_first(self, *args):
+        claims.append(args[1])
+        if len(claims) == 1:  # between this receive's read and its claim
+            assert other.begin()
+        return real_claim(self, *args)
+
+    monkeypatch.setattr(DatabaseResultStore, "claim", other_claims_first)
+    with pytest.raises(RestartLater):  # kept, not deleted: the other run may yet be cut off
+        rq.receiver(mine)
+    assert tasks.runs == []
+    other.run_sync()
+    assert [r["attempt"] for r in tasks.runs] == [1]
+    result.refresh()
+    assert result.status == TaskResultStatus.SUCCESSFUL and result.attempts == 1 and result.errors == []

@@ -190,12 +190,24 @@ class TaskRun:
                 self.attempt = max(self.attempt, self.message.receive_count)
             self.start(self.attempt, stored=None)
             return True
+        contested = False
         for _ in range(3):  # another copy may claim it between the read and the write
             stored, stored_message_id = self._store_call(self.store.load_attempt, self.envelope.id)
             verdict = attempts.decide(
                 envelope_attempt=self.envelope.attempt, message_id=self.message.id or "",
                 stored=stored, stored_message_id=stored_message_id, max_attempts=self.max_attempts,
             )
+            if contested and verdict.lost:
+                # RUNNING from this very message, claimed since our read: not a worker cut
+                # off, another receive of this message (SQS delivers one twice at times).
+                # Kept, not deleted: if that run is cut off, this message must come back.
+                delay = self.visibility_timeout()
+                logger.info(
+                    "task not run: another receive of this message started it queue=%s id=%s message_id=%s; "
+                    "keeping it for %ss",
+                    self.message.queue_name, self.envelope.id, self.message.id, delay,
+                )
+                raise RestartLater(delay=delay, reason="another receive of this message runs it")
             if verdict.action == attempts.SKIP:
                 logger.info(
                     "task not run: %s queue=%s id=%s message_id=%s task=%s",
@@ -208,6 +220,7 @@ class TaskRun:
             self.attempt = verdict.attempt
             if self.start(verdict.attempt, stored, stored_message_id, lost=verdict.lost):
                 return True
+            contested = True
         logger.info("task not run: another copy claimed it queue=%s id=%s", self.message.queue_name, self.envelope.id)
         return False
 
@@ -266,6 +279,10 @@ class TaskRun:
             return False
         task_started.send(sender=type(self.backend), task_result=self.result)
         return True
+
+    def visibility_timeout(self) -> int:
+        """The task queue's visibility timeout: how long a run keeps its message hidden."""
+        return self.backend.sqs_options.visibility_timeout or settings.SQS_DEFAULT_VISIBILITY_TIMEOUT
 
     def _store_call(self, method, *args):
         try:

@@ -119,3 +119,67 @@ def test_one_message_received_twice_at_once_runs_once(sqs, settings, monkeypatch
     assert [r["attempt"] for r in tasks.runs] == [1]
     result.refresh()
     assert result.status == TaskResultStatus.SUCCESSFUL and result.attempts == 1 and result.errors == []
+
+
+@pytest.mark.parametrize("same_message", [True, False], ids=["one message twice", "two copies"])
+def test_two_receives_claiming_at_the_same_moment_start_the_task_once(sqs, settings, monkeypatch, same_message):
+    """The conditional UPDATE under real concurrency (two threads, two database connections;
+    run with DJANGO_SQS_TEST_DB=postgresql for PostgreSQL): both read the result READY, both
+    claim, one starts."""
+    import threading
+
+    from django.db import connection
+
+    from django_sqs.exceptions import RestartLater
+    from django_sqs.tasks.compat import task_backends
+    from django_sqs.tasks.envelope import TaskMessage
+    from django_sqs.tasks.results.store import DatabaseResultStore
+    from django_sqs.tasks.running import TaskRun, load_task
+
+    use_backend(settings, MAX_ATTEMPTS=3)
+    result = tasks.attempt_and_id.enqueue()
+    if not same_message:  # what a crash between a re-send and the original's delete leaves
+        body = get_client().receive_message(QueueUrl=url(), VisibilityTimeout=0)["Messages"][0]["Body"]
+        get_client().send_message(QueueUrl=url(), MessageBody=body)
+    rq = registry.get(DEFAULT)
+    received = []
+    while len(received) < 2:
+        for record in sqs.receive_message(
+            QueueUrl=url(), MaxNumberOfMessages=2, VisibilityTimeout=0 if same_message else 300,
+        ).get("Messages", []):
+            received.append(TaskMessage.from_sqs(record, rq.full_name()))
+    received = received[:2]
+    assert (received[0].id == received[1].id) is same_message
+    backend = task_backends["default"]
+    barrier = threading.Barrier(2, timeout=10)
+    real_load = DatabaseResultStore.load_attempt
+    reads = []
+
+    def read_then_meet(self, result_id):
+        seen = real_load(self, result_id)
+        reads.append(seen)
+        if len(reads) <= 2:  # both have read before either claims
+            barrier.wait()
+        return seen
+
+    monkeypatch.setattr(DatabaseResultStore, "load_attempt", read_then_meet)
+    outcomes = {}
+
+    def begin(index):
+        envelope = received[index].get_body()
+        run = TaskRun(backend, load_task(envelope, backend), envelope, received[index])
+        try:
+            outcomes[index] = run.begin()
+        except RestartLater:
+            outcomes[index] = "kept"
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=begin, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(map(str, outcomes.values())) == sorted(["True", "kept" if same_message else "False"])
+    result.refresh()
+    assert result.status == TaskResultStatus.RUNNING and result.attempts == 1 and result.errors == []

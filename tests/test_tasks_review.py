@@ -183,3 +183,36 @@ def test_two_receives_claiming_at_the_same_moment_start_the_task_once(sqs, setti
     assert sorted(map(str, outcomes.values())) == sorted(["True", "kept" if same_message else "False"])
     result.refresh()
     assert result.status == TaskResultStatus.RUNNING and result.attempts == 1 and result.errors == []
+
+
+@pytest.mark.parametrize("max_attempts", [1, 3])
+def test_a_task_that_succeeded_while_the_result_store_went_down_is_not_run_again(sqs, settings, monkeypatch, caplog, max_attempts):
+    """The store fails the write of a success. The message was kept and came back to find its
+    result RUNNING from itself, which reads as a worker cut off: with attempts left the task ran
+    a second time; on its last attempt the success was recorded FAILED (AttemptLost) and the
+    task sent to the dead-letter queue."""
+    import time
+
+    from django_sqs.tasks.results.store import DatabaseResultStore
+
+    options = {"MAX_ATTEMPTS": max_attempts, "DEAD_LETTER_QUEUE": True, "VISIBILITY_TIMEOUT": 1}
+    use_backend(settings, **options)
+    call_command("sqs_create_queues", DEFAULT)
+    tasks.attempt_and_id.enqueue()
+    real_save = DatabaseResultStore.save
+
+    def down_for_the_success(self, result, *args, **kwargs):
+        if result.status == TaskResultStatus.SUCCESSFUL:
+            raise RuntimeError("database is down")
+        return real_save(self, result, *args, **kwargs)
+
+    monkeypatch.setattr(DatabaseResultStore, "save", down_for_the_success)
+    with caplog.at_level(logging.INFO, logger="django_sqs"):
+        work()
+    monkeypatch.setattr(DatabaseResultStore, "save", real_save)  # the store is back
+    time.sleep(1.5)  # past the visibility timeout, had the message been kept
+    work()
+    assert [r["attempt"] for r in tasks.runs] == [1]
+    assert counts(sqs, DLQ)["visible"] == 0
+    assert counts(sqs, DEFAULT) == {"visible": 0, "in_flight": 0, "delayed": 0}
+    assert any(m.startswith("task succeeded but its result could not be recorded") for m in caplog.messages)

@@ -308,7 +308,17 @@ class TaskRun:
         object.__setattr__(result, "finished_at", timezone.now())
         object.__setattr__(result, "status", TaskResultStatus.SUCCESSFUL)
         if self.store:
-            self.store.save(result)
+            try:
+                self.store.save(result)
+            except Exception:
+                # The task ran: its message is deleted all the same. Kept, it would come
+                # back to a result RUNNING from itself, read as a cut-off worker: the task
+                # would run again, or on its last attempt be failed to the dead-letter queue.
+                logger.exception(
+                    "task succeeded but its result could not be recorded (it stays RUNNING) queue=%s id=%s "
+                    "message_id=%s task=%s",
+                    self.message.queue_name, self.envelope.id, self.message.id, self.envelope.task,
+                )
         task_finished.send(sender=type(self.backend), task_result=result)
 
     def failed(self, exc: BaseException) -> None:

@@ -216,3 +216,71 @@ def test_a_task_that_succeeded_while_the_result_store_went_down_is_not_run_again
     assert counts(sqs, DLQ)["visible"] == 0
     assert counts(sqs, DEFAULT) == {"visible": 0, "in_flight": 0, "delayed": 0}
     assert any(m.startswith("task succeeded but its result could not be recorded") for m in caplog.messages)
+
+
+# -- a SIGKILL between two steps, in real worker processes against the local SQS server ----------------
+def _env(**options):
+    from django.db import connection
+
+    from tests.task_helpers import options_env
+
+    return {"DJANGO_SQS_TEST_DB_NAME": connection.settings_dict["NAME"], **options_env(**options)}
+
+
+def _killed_after(step, server, tmp_path, options):
+    from tests.processes import ReceiverProcess
+
+    env = {**_env(**options), "DJANGO_SQS_TEST_KILL_AFTER": step}
+    with ReceiverProcess(tmp_path, server.url, DEFAULT, env=env) as doomed:
+        assert doomed.wait(30) == -9, doomed.log()
+        assert doomed.records(phase="killed after"), doomed.log()
+        return doomed.records(task="attempt")
+
+
+def _rescue(server, tmp_path, options, wait_seconds):
+    import time
+
+    from tests.processes import ReceiverProcess
+
+    time.sleep(wait_seconds)  # the killed worker's message back, the retry's delay over
+    with ReceiverProcess(tmp_path, server.url, DEFAULT, "--burst", env=_env(**options)) as rescuer:
+        assert rescuer.wait(60) == 0, rescuer.log()
+        return rescuer.records(task="attempt"), rescuer.log()
+
+
+@pytest.mark.parametrize("backoff", [1, 5], ids=["retry first", "original first"])
+def test_killed_after_sending_a_retry_before_deleting_the_original_the_task_runs_each_attempt_once(
+    server, tmp_path, settings, backoff,
+):
+    """Two live messages for attempt 2 (the retry, and the original come back): with a
+    result store attempt 2 runs once, whichever comes first."""
+    options = {"MAX_ATTEMPTS": 3, "BACKOFF": backoff, "VISIBILITY_TIMEOUT": 2}
+    use_backend(settings, **options)
+    result = tasks.attempt_and_id.enqueue(fail_until=1)
+    first = _killed_after("django_sqs.tasks.backend:SQSBackend.send_on", server, tmp_path, options)
+    assert [r["attempt"] for r in first] == [1]
+    later, log = _rescue(server, tmp_path, options, wait_seconds=6)
+    assert [r["attempt"] for r in later] == [2], log
+    result.refresh()
+    assert result.status == TaskResultStatus.SUCCESSFUL and result.attempts == 2
+    assert counts(get_client(), DEFAULT) == {"visible": 0, "in_flight": 0, "delayed": 0}
+
+
+def test_killed_after_the_dead_letter_move_before_the_delete_the_task_is_in_the_dead_letter_queue_once(
+    server, tmp_path, settings,
+):
+    """The original comes back and finds its attempts spent: it was moved a second time, two
+    copies of one task in the dead-letter queue."""
+    options = {"MAX_ATTEMPTS": 1, "DEAD_LETTER_QUEUE": True, "VISIBILITY_TIMEOUT": 2}
+    use_backend(settings, **options)
+    call_command("sqs_create_queues", DEFAULT)
+    result = tasks.attempt_and_id.enqueue(fail_until=5)
+    first = _killed_after("django_sqs.tasks.retries:give_up", server, tmp_path, options)
+    assert [r["attempt"] for r in first] == [1]
+    later, log = _rescue(server, tmp_path, options, wait_seconds=3)
+    assert later == [], log
+    client = get_client()
+    assert counts(client, DEFAULT) == {"visible": 0, "in_flight": 0, "delayed": 0}, log
+    assert counts(client, DLQ)["visible"] == 1, log
+    result.refresh()
+    assert result.status == TaskResultStatus.FAILED and result.attempts == 1

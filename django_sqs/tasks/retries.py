@@ -79,7 +79,7 @@ def give_up(backend, envelope: Envelope, message: Message, *, attempts: int, exc
     # For the attempt after the last: a redriven task runs once more (see attempts.decide).
     parked = dataclasses.replace(envelope, attempt=attempts + 1)
     try:
-        dlq, _ = move_to_dead_letter_queue(message, body=TaskMessage(parked).encode())
+        dlq, moved_id = move_to_dead_letter_queue(message, body=TaskMessage(parked).encode())
     except SQSError as error:
         # Kept: it comes back, finds its attempts spent in the store, and is moved then.
         delay = opts.backoff_for(attempts) or 1
@@ -89,7 +89,20 @@ def give_up(backend, envelope: Envelope, message: Message, *, attempts: int, exc
             cause, _attempts(attempts), delay, _where(message, envelope), _error(exc), error, exc_info=exc,
         )
         raise RestartLater(delay=delay, reason="dead-letter queue unavailable") from error
+    _remember_move(backend, envelope, moved_id)
     logger.error(
         "task failed%s, giving up after %s → %s %s error=%s",
         cause, _attempts(attempts), dlq, _where(message, envelope), _error(exc), exc_info=exc,
     )
+
+
+def _remember_move(backend, envelope: Envelope, moved_id: str) -> None:
+    """Record the dead-letter copy as the task's latest message. Should the worker stop
+    before the original's delete, the original comes back to a result of another message
+    and is deleted, not moved a second time (two copies in the dead-letter queue)."""
+    if backend.result_store is None:
+        return
+    try:
+        backend.result_store.moved(envelope.id, moved_id)
+    except Exception:  # the move is done; only a stop before the delete would copy it twice
+        logger.warning("cannot record the dead-letter move in the result store id=%s", envelope.id, exc_info=True)

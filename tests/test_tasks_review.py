@@ -317,3 +317,53 @@ def test_the_worker_logs_each_failed_attempt_once_under_django_sqs(server, tmp_p
     result.refresh()
     assert result.status == TaskResultStatus.FAILED and result.attempts == 3
     assert counts(get_client(), DLQ)["visible"] == 1
+
+
+def test_a_fifo_task_behind_failing_tasks_of_its_group_is_not_moved_to_the_dead_letter_queue_unrun(sqs, settings):
+    """A FIFO retry keeps its message in place, and the worker gives back the later messages of
+    the group it received with it: one receive for each of them per failed attempt ahead. With
+    nine failing tasks ahead (a receive holds ten), that is 9 × (MAX_ATTEMPTS − 1) receives
+    that did not run the tenth task, beyond the headroom of 500 from MAX_ATTEMPTS = 64 on."""
+    from django_sqs.tasks.options import RECEIVE_HEADROOM
+
+    max_attempts = 70
+    assert 9 * (max_attempts - 1) > RECEIVE_HEADROOM
+    use_backend(settings, MAX_ATTEMPTS=max_attempts, BACKOFF=0, DEAD_LETTER_QUEUE=True)
+    call_command("sqs_create_queues", FIFO)
+    for n in range(9):
+        tasks.fifo_attempt.enqueue(n, fail_until=max_attempts)
+    last = tasks.fifo_attempt.enqueue(9)
+    for _ in range(30):  # --burst may stop while a group waits (issue 16 §4, the worker's)
+        call_command("runreceiver", FIFO, "--burst")
+        if not any(counts(sqs, FIFO).values()):
+            break
+    assert [r["n"] for r in tasks.runs if r["n"] == 9] == [9]
+    last.refresh()
+    assert last.status == TaskResultStatus.SUCCESSFUL
+    assert len(bodies(sqs, "tasks__default__orders__dlq.fifo")) == 9
+
+
+FIFO = "tasks__default__orders.fifo"
+
+
+def test_w032_a_fifo_task_queue_with_more_attempts_than_its_redrive_policy_has_room_for(settings):
+    from django_sqs.tasks.compat import task_backends
+
+    use_backend(settings, MAX_ATTEMPTS=51, DEAD_LETTER_QUEUE=True)
+    (warning,) = [e for e in task_backends["default"].check() if e.id == "django_sqs.W032"]
+    assert "'orders.fifo'" in warning.msg and "450 receives" in warning.msg
+    assert "MAX_ATTEMPTS=50 or fewer" in warning.hint
+    use_backend(settings, MAX_ATTEMPTS=50, DEAD_LETTER_QUEUE=True)
+    assert not [e for e in task_backends["default"].check() if e.id == "django_sqs.W032"]
+    use_backend(settings, queues=["default"], MAX_ATTEMPTS=500, DEAD_LETTER_QUEUE=True)
+    assert not [e for e in task_backends["default"].check() if e.id == "django_sqs.W032"]
+
+
+def test_a_fifo_task_queue_s_redrive_policy_is_sqs_s_most(settings):
+    from django_sqs.tasks import queues
+    from django_sqs.tasks.compat import task_backends
+
+    use_backend(settings, MAX_ATTEMPTS=3, DEAD_LETTER_QUEUE=True)
+    backend = task_backends["default"]
+    assert queues.registered_queue(backend, "orders.fifo").max_receive_count == 1000
+    assert queues.registered_queue(backend, "default").max_receive_count == 503

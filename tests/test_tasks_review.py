@@ -367,3 +367,48 @@ def test_a_fifo_task_queue_s_redrive_policy_is_sqs_s_most(settings):
     backend = task_backends["default"]
     assert queues.registered_queue(backend, "orders.fifo").max_receive_count == 1000
     assert queues.registered_queue(backend, "default").max_receive_count == 503
+
+
+@pytest.mark.parametrize("store", [True, False], ids=["result store", "no store"])
+def test_a_redriven_task_gets_exactly_one_more_attempt(sqs, settings, caplog, store):
+    use_backend(settings, store=store, MAX_ATTEMPTS=2, BACKOFF=0, DEAD_LETTER_QUEUE=True)
+    call_command("sqs_create_queues", DEFAULT)
+    result = tasks.attempt_and_id.enqueue(fail_until=5)
+    work()
+    call_command("sqs_redrive", DEFAULT)
+    with caplog.at_level(logging.INFO, logger="django_sqs"):
+        work()
+    assert [r["attempt"] for r in tasks.runs] == [1, 2, 3]
+    assert any("giving up after 3 attempts → t__tasks__default__default__dlq" in m for m in caplog.messages)
+    (body,) = bodies(sqs, DLQ)
+    assert body["attempt"] == 4
+    if store:
+        result.refresh()
+        assert result.status == TaskResultStatus.FAILED and result.attempts == 3
+
+
+def test_a_retry_sent_whose_answer_was_lost_runs_its_attempt_once(sqs, settings, monkeypatch):
+    """SQS took the retry but the answer never came (a timeout): the original is kept as
+    well, and both come back for attempt 2."""
+    import time
+
+    from django_sqs.exceptions import SQSError
+    from django_sqs.tasks.backend import SQSBackend
+
+    use_backend(settings, MAX_ATTEMPTS=3, BACKOFF=1)
+    result = tasks.attempt_and_id.enqueue(fail_until=1)
+    real = SQSBackend.send_on
+
+    def answer_lost(self, task, envelope, *, delay_seconds):
+        real(self, task, envelope, delay_seconds=delay_seconds)
+        raise SQSError("Read timeout on endpoint URL")
+
+    monkeypatch.setattr(SQSBackend, "send_on", answer_lost)
+    work()
+    monkeypatch.setattr(SQSBackend, "send_on", real)
+    time.sleep(1.5)
+    work()
+    assert [r["attempt"] for r in tasks.runs] == [1, 2]
+    result.refresh()
+    assert result.status == TaskResultStatus.SUCCESSFUL and result.attempts == 2
+    assert counts(sqs, DEFAULT) == {"visible": 0, "in_flight": 0, "delayed": 0}

@@ -412,3 +412,33 @@ def test_a_retry_sent_whose_answer_was_lost_runs_its_attempt_once(sqs, settings,
     result.refresh()
     assert result.status == TaskResultStatus.SUCCESSFUL and result.attempts == 2
     assert counts(sqs, DEFAULT) == {"visible": 0, "in_flight": 0, "delayed": 0}
+
+
+def test_a_failure_the_result_store_cannot_record_is_retried_not_lost(sqs, settings, monkeypatch, caplog):
+    """Without a dead-letter queue a task queue deletes a message whose receiver raised. The
+    store's error while recording a failed attempt escaped the receiver: the message was
+    deleted, the task never retried and its result RUNNING for ever."""
+    import time
+
+    from django_sqs.tasks.results.store import DatabaseResultStore
+
+    use_backend(settings, MAX_ATTEMPTS=3, BACKOFF=1)
+    result = tasks.attempt_and_id.enqueue(fail_until=1)
+    real_save = DatabaseResultStore.save
+
+    def down_for_the_failure(self, result, *args, **kwargs):
+        if result.status == TaskResultStatus.READY:
+            raise RuntimeError("database is down")
+        return real_save(self, result, *args, **kwargs)
+
+    monkeypatch.setattr(DatabaseResultStore, "save", down_for_the_failure)
+    with caplog.at_level(logging.INFO, logger="django_sqs"):
+        work()
+    monkeypatch.setattr(DatabaseResultStore, "save", real_save)
+    time.sleep(1.5)
+    work()
+    assert [r["attempt"] for r in tasks.runs] == [1, 2]
+    result.refresh()
+    assert result.status == TaskResultStatus.SUCCESSFUL and result.attempts == 2
+    assert counts(sqs, DEFAULT) == {"visible": 0, "in_flight": 0, "delayed": 0}
+    assert any(m.startswith("task attempt 1/3 failed but the result store") for m in caplog.messages)

@@ -336,7 +336,21 @@ class TaskRun:
             object.__setattr__(result, "finished_at", None)
             object.__setattr__(result, "status", TaskResultStatus.READY)
         if self.store:
-            self.store.save(result)
+            try:
+                self.store.save(result)
+            except Exception as error:
+                # Kept, not retried as a new message (which would find the result RUNNING
+                # from this one and be skipped) nor deleted (a queue without a dead-letter
+                # queue deletes a message whose receiver raised): it comes back, and the
+                # store counts the attempt as cut off.
+                delay = self.backend.sqs_options.backoff_for(self.attempt) or 1
+                logger.exception(
+                    "task attempt %d/%d failed but the result store cannot record it; keeping it for %d s "
+                    "queue=%s id=%s message_id=%s task=%s error=%s",
+                    self.attempt, self.max_attempts, delay, self.message.queue_name, self.envelope.id,
+                    self.message.id, self.envelope.task, f"{type(exc).__name__}: {exc}",
+                )
+                raise RestartLater(delay=delay, reason="result store unavailable") from error
         task_finished.send(sender=type(self.backend), task_result=result)
 
     def after_failure(self, exc: BaseException) -> None:

@@ -442,3 +442,17 @@ def test_a_failure_the_result_store_cannot_record_is_retried_not_lost(sqs, setti
     assert result.status == TaskResultStatus.SUCCESSFUL and result.attempts == 2
     assert counts(sqs, DEFAULT) == {"visible": 0, "in_flight": 0, "delayed": 0}
     assert any(m.startswith("task attempt 1/3 failed but the result store") for m in caplog.messages)
+
+
+def test_killed_after_recording_a_failure_before_the_retry_the_task_runs_attempt_two_once(server, tmp_path, settings):
+    options = {"MAX_ATTEMPTS": 3, "BACKOFF": 1, "VISIBILITY_TIMEOUT": 2}
+    use_backend(settings, **options)
+    result = tasks.attempt_and_id.enqueue(fail_until=1)
+    first = _killed_after("django_sqs.tasks.running:TaskRun.failed", server, tmp_path, options)
+    assert [r["attempt"] for r in first] == [1]
+    later, log = _rescue(server, tmp_path, options, wait_seconds=3)
+    assert [r["attempt"] for r in later] == [2], log
+    result.refresh()
+    assert result.status == TaskResultStatus.SUCCESSFUL and result.attempts == 2
+    assert [e.exception_class_path for e in result.errors] == ["builtins.ValueError"]
+    assert counts(get_client(), DEFAULT) == {"visible": 0, "in_flight": 0, "delayed": 0}

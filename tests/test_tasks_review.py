@@ -422,7 +422,7 @@ def test_a_failure_the_result_store_cannot_record_is_retried_not_lost(sqs, setti
 
     from django_sqs.tasks.results.store import DatabaseResultStore
 
-    use_backend(settings, MAX_ATTEMPTS=3, BACKOFF=1)
+    use_backend(settings, MAX_ATTEMPTS=3, BACKOFF=1, VISIBILITY_TIMEOUT=1)
     result = tasks.attempt_and_id.enqueue(fail_until=1)
     real_save = DatabaseResultStore.save
 
@@ -456,3 +456,35 @@ def test_killed_after_recording_a_failure_before_the_retry_the_task_runs_attempt
     assert result.status == TaskResultStatus.SUCCESSFUL and result.attempts == 2
     assert [e.exception_class_path for e in result.errors] == ["builtins.ValueError"]
     assert counts(get_client(), DEFAULT) == {"visible": 0, "in_flight": 0, "delayed": 0}
+
+
+def test_a_message_delivered_again_while_its_task_runs_is_not_run_alongside(sqs, settings):
+    """SQS delivers a standard queue's message twice at times, the second time while the first
+    receive's run goes on. The second receive read RUNNING from this very message and took it
+    for a worker cut off: it ran the task again, alongside. A message whose worker was cut off
+    comes back only after its visibility timeout, so a run that started less than a
+    visibility timeout ago is still going."""
+    from django_sqs.exceptions import RestartLater
+    from django_sqs.tasks.compat import task_backends
+    from django_sqs.tasks.envelope import TaskMessage
+    from django_sqs.tasks.running import TaskRun, load_task
+
+    use_backend(settings, MAX_ATTEMPTS=3, VISIBILITY_TIMEOUT=60)
+    result = tasks.attempt_and_id.enqueue()
+    rq = registry.get(DEFAULT)
+    first, again = [
+        TaskMessage.from_sqs(sqs.receive_message(QueueUrl=url(), VisibilityTimeout=0)["Messages"][0], rq.full_name())
+        for _ in range(2)
+    ]
+    assert first.id == again.id
+    backend = task_backends["default"]
+    envelope = first.get_body()
+    running = TaskRun(backend, load_task(envelope, backend), envelope, first)
+    assert running.begin()
+    with pytest.raises(RestartLater) as kept:
+        rq.receiver(again)
+    assert kept.value.delay == 60
+    assert tasks.runs == []
+    running.run_sync()
+    result.refresh()
+    assert result.status == TaskResultStatus.SUCCESSFUL and result.attempts == 1 and result.errors == []

@@ -197,13 +197,15 @@ class TaskRun:
                 envelope_attempt=self.envelope.attempt, message_id=self.message.id or "",
                 stored=stored, stored_message_id=stored_message_id, max_attempts=self.max_attempts,
             )
-            if contested and verdict.lost:
-                # RUNNING from this very message, claimed since our read: not a worker cut
-                # off, another receive of this message (SQS delivers one twice at times).
-                # Kept, not deleted: if that run is cut off, this message must come back.
+            if verdict.lost and (contested or self.started_lately(stored)):
+                # RUNNING from this very message, claimed since our read or less than a
+                # visibility timeout ago: not a worker cut off (its message comes back only
+                # after the visibility timeout) but another receive of this message (SQS
+                # delivers one twice at times). Kept, not deleted: if that run is cut off,
+                # this message must come back.
                 delay = self.visibility_timeout()
                 logger.info(
-                    "task not run: another receive of this message started it queue=%s id=%s message_id=%s; "
+                    "task not run: another receive of this message runs it queue=%s id=%s message_id=%s; "
                     "keeping it for %ss",
                     self.message.queue_name, self.envelope.id, self.message.id, delay,
                 )
@@ -280,6 +282,11 @@ class TaskRun:
         task_started.send(sender=type(self.backend), task_result=self.result)
         return True
 
+    def started_lately(self, stored: TaskResult) -> bool:
+        """Whether the stored attempt started less than a visibility timeout ago."""
+        started = stored.last_attempted_at
+        return started is not None and (timezone.now() - started).total_seconds() < self.visibility_timeout()
+
     def visibility_timeout(self) -> int:
         """The task queue's visibility timeout: how long a run keeps its message hidden."""
         return self.backend.sqs_options.visibility_timeout or settings.SQS_DEFAULT_VISIBILITY_TIMEOUT
@@ -342,8 +349,8 @@ class TaskRun:
                 # Kept, not retried as a new message (which would find the result RUNNING
                 # from this one and be skipped) nor deleted (a queue without a dead-letter
                 # queue deletes a message whose receiver raised): it comes back, and the
-                # store counts the attempt as cut off.
-                delay = self.backend.sqs_options.backoff_for(self.attempt) or 1
+                # store counts the attempt as cut off (once it started a visibility timeout ago).
+                delay = max(self.backend.sqs_options.backoff_for(self.attempt), self.visibility_timeout())
                 logger.exception(
                     "task attempt %d/%d failed but the result store cannot record it; keeping it for %d s "
                     "queue=%s id=%s message_id=%s task=%s error=%s",

@@ -286,19 +286,23 @@ def test_killed_after_the_dead_letter_move_before_the_delete_the_task_is_in_the_
     assert result.status == TaskResultStatus.FAILED and result.attempts == 1
 
 
-@pytest.mark.parametrize("task", ["failing_task_async", "failing_task_value_error"])
+@pytest.mark.parametrize("task", ["failing_task_async", "failing_task_value_error", "fifo_attempt"])
 def test_the_worker_logs_each_failed_attempt_once_under_django_sqs(server, tmp_path, settings, task):
     """Issue 17 item 5, in the worker's own output (LOGGING routes django_sqs only; DEBUG is
-    False), for an async task as for a plain one."""
+    False), for an async task as for a plain one, and on a FIFO queue (a retry kept in place)."""
     import signal
 
     from tests.processes import ReceiverProcess
 
     options = {"MAX_ATTEMPTS": 3, "BACKOFF": 1, "DEAD_LETTER_QUEUE": True}
     use_backend(settings, **options)
-    call_command("sqs_create_queues", DEFAULT)
-    result = getattr(tasks, task).enqueue()
-    with ReceiverProcess(tmp_path, server.url, DEFAULT, env=_env(**options)) as worker:
+    queue = FIFO if task == "fifo_attempt" else DEFAULT
+    call_command("sqs_create_queues", queue)
+    if task == "fifo_attempt":
+        result = tasks.fifo_attempt.enqueue(1, fail_until=5)
+    else:
+        result = getattr(tasks, task).enqueue()
+    with ReceiverProcess(tmp_path, server.url, queue, env=_env(**options)) as worker:
         worker.wait_for(lambda: "giving up" in worker.log(), message="the last attempt", timeout=60)
         worker.signal(signal.SIGTERM)
         assert worker.wait(15) == 0
@@ -307,7 +311,8 @@ def test_the_worker_logs_each_failed_attempt_once_under_django_sqs(server, tmp_p
     assert ours == [
         "task attempt 1/3 failed, retrying in 1 s",
         "task attempt 2/3 failed, retrying in 2 s",
-        "task failed, giving up after 3 attempts → t__tasks__default__default__dlq",
+        "task failed, giving up after 3 attempts → "
+        + ("t__tasks__default__orders__dlq.fifo" if queue == FIFO else "t__tasks__default__default__dlq"),
     ]
     # One traceback each; and one for the final failure from the framework's own logger when
     # it reaches the output (the django_tasks backport has no handler: Python's last resort).
@@ -316,7 +321,8 @@ def test_the_worker_logs_each_failed_attempt_once_under_django_sqs(server, tmp_p
     assert sum("Traceback (most recent call last)" in line for line in lines) == 3 + len(framework)
     result.refresh()
     assert result.status == TaskResultStatus.FAILED and result.attempts == 3
-    assert counts(get_client(), DLQ)["visible"] == 1
+    dlq = "tasks__default__orders__dlq.fifo" if queue == FIFO else DLQ
+    assert counts(get_client(), dlq)["visible"] == 1
 
 
 def test_a_fifo_task_behind_failing_tasks_of_its_group_is_not_moved_to_the_dead_letter_queue_unrun(sqs, settings):

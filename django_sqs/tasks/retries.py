@@ -53,7 +53,7 @@ def retry(backend, task, envelope: Envelope, message: Message, *, attempt: int, 
         attempt, opts.max_attempts, delay, _where(message, envelope), _error(exc), exc_info=exc,
     )
     if fifo or settings.SQS_EAGER:
-        raise RestartLater(delay=delay, reason=f"task attempt {attempt}/{opts.max_attempts} failed")
+        raise RestartLater(delay=delay, reason=f"task attempt {attempt}/{opts.max_attempts} failed", logged=True)
     run_after = None
     if delay > MAX_DELAY_SECONDS:  # the deferral sends it on until the time has come
         run_after = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=delay)
@@ -64,7 +64,7 @@ def retry(backend, task, envelope: Envelope, message: Message, *, attempt: int, 
         # Kept instead: it comes back after the backoff as the same message, which the
         # result store counts as the next attempt.
         logger.warning("cannot send the retry %s error=%s; keeping the message", _where(message, envelope), error)
-        raise RestartLater(delay=delay, reason="retry not sent") from error
+        raise RestartLater(delay=delay, reason="retry not sent", logged=True) from error
 
 
 def give_up(backend, envelope: Envelope, message: Message, *, attempts: int, exc: BaseException | None, cause: str = "") -> None:
@@ -88,7 +88,7 @@ def give_up(backend, envelope: Envelope, message: Message, *, attempts: int, exc
             "(trying again in %d s) %s error=%s move_error=%s",
             cause, _attempts(attempts), delay, _where(message, envelope), _error(exc), error, exc_info=exc,
         )
-        raise RestartLater(delay=delay, reason="dead-letter queue unavailable") from error
+        raise RestartLater(delay=delay, reason="dead-letter queue unavailable", logged=True) from error
     _remember_move(backend, envelope, moved_id)
     logger.error(
         "task failed%s, giving up after %s → %s %s error=%s",

@@ -151,7 +151,7 @@ def defer(backend, task: Task, envelope: Envelope) -> bool:
     except SQSError as exc:
         # Not lost: it comes back after the delay and is sent on then.
         logger.warning("cannot defer task id=%s error=%s; keeping it", envelope.id, exc)
-        raise RestartLater(delay=min(remaining, MAX_DELAY_SECONDS), reason="defer failed") from exc
+        raise RestartLater(delay=min(remaining, MAX_DELAY_SECONDS), reason="defer failed", logged=True) from exc
     logger.debug("deferred task id=%s remaining=%ss", envelope.id, remaining)
     return True
 
@@ -209,7 +209,7 @@ class TaskRun:
                     "keeping it for %ss",
                     self.message.queue_name, self.envelope.id, self.message.id, delay,
                 )
-                raise RestartLater(delay=delay, reason="another receive of this message runs it")
+                raise RestartLater(delay=delay, reason="another receive of this message runs it", logged=True)
             if verdict.action == attempts.SKIP:
                 logger.info(
                     "task not run: %s queue=%s id=%s message_id=%s task=%s",
@@ -302,7 +302,7 @@ class TaskRun:
                 "result store unavailable, task not started queue=%s id=%s; trying again in %ss",
                 self.message.queue_name, self.envelope.id, delay,
             )
-            raise RestartLater(delay=delay, reason="result store unavailable") from exc
+            raise RestartLater(delay=delay, reason="result store unavailable", logged=True) from exc
 
     def call_args(self) -> list:
         if self.task.takes_context:
@@ -357,7 +357,7 @@ class TaskRun:
                     self.attempt, self.max_attempts, delay, self.message.queue_name, self.envelope.id,
                     self.message.id, self.envelope.task, f"{type(exc).__name__}: {exc}",
                 )
-                raise RestartLater(delay=delay, reason="result store unavailable") from error
+                raise RestartLater(delay=delay, reason="result store unavailable", logged=True) from error
         task_finished.send(sender=type(self.backend), task_result=result)
 
     def after_failure(self, exc: BaseException) -> None:

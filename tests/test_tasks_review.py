@@ -494,3 +494,35 @@ def test_a_message_delivered_again_while_its_task_runs_is_not_run_alongside(sqs,
     running.run_sync()
     result.refresh()
     assert result.status == TaskResultStatus.SUCCESSFUL and result.attempts == 1 and result.errors == []
+
+
+def test_a_cut_off_last_attempt_the_store_cannot_record_is_logged_once_and_kept(sqs, settings, monkeypatch, caplog):
+    """The store's error while recording a cut-off last attempt was logged twice (the failure,
+    then 'result store unavailable, task not started') and the message kept for the outage
+    delay instead of the visibility timeout."""
+    import datetime as dt
+
+    from django_sqs.exceptions import RestartLater
+    from django_sqs.tasks.envelope import TaskMessage
+    from django_sqs.tasks.results.store import DatabaseResultStore
+
+    use_backend(settings, MAX_ATTEMPTS=1, VISIBILITY_TIMEOUT=30)
+    result = tasks.attempt_and_id.enqueue()
+    rq = registry.get(DEFAULT)
+    record = sqs.receive_message(QueueUrl=url(), VisibilityTimeout=0)["Messages"][0]
+    long_ago = timezone.now() - dt.timedelta(minutes=5)
+    TaskResultRecord.objects.filter(id=result.id).update(
+        status=TaskResultStatus.RUNNING, worker_ids=["killed"], started_at=long_ago, last_attempted_at=long_ago,
+        message_id=record["MessageId"],
+    )
+
+    def down(self, result, *args, **kwargs):
+        raise RuntimeError("database is down")
+
+    monkeypatch.setattr(DatabaseResultStore, "save", down)
+    with caplog.at_level(logging.INFO, logger="django_sqs"), pytest.raises(RestartLater) as kept:
+        rq.receiver(TaskMessage.from_sqs(record, rq.full_name()))
+    assert kept.value.delay == 30
+    errors = [r.getMessage().split(" queue=")[0] for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == ["task attempt 1/1 failed but the result store cannot record it; keeping it for 30 s"]
+    assert tasks.runs == []

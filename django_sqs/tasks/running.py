@@ -294,6 +294,8 @@ class TaskRun:
     def _store_call(self, method, *args):
         try:
             return method(*args)
+        except RestartLater:  # already logged and kept (``failed``)
+            raise
         except Exception as exc:
             # The task has not run: keep it for later rather than run it unrecorded. The
             # wait doubles with each receive, so that a long outage adds few receives.

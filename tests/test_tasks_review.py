@@ -266,21 +266,29 @@ def test_killed_after_sending_a_retry_before_deleting_the_original_the_task_runs
     assert counts(get_client(), DEFAULT) == {"visible": 0, "in_flight": 0, "delayed": 0}
 
 
+@pytest.mark.parametrize("store", [True, False], ids=["result store", "no store"])
 def test_killed_after_the_dead_letter_move_before_the_delete_the_task_is_in_the_dead_letter_queue_once(
-    server, tmp_path, settings,
+    server, tmp_path, settings, store,
 ):
     """The original comes back and finds its attempts spent: it was moved a second time, two
-    copies of one task in the dead-letter queue."""
+    copies of one task in the dead-letter queue. Without a store (as documented) the original
+    runs its last attempt again, and is moved again."""
     options = {"MAX_ATTEMPTS": 1, "DEAD_LETTER_QUEUE": True, "VISIBILITY_TIMEOUT": 2}
-    use_backend(settings, **options)
+    if not store:
+        options["RESULT_STORE"] = None
+    use_backend(settings, store=store, **options)
     call_command("sqs_create_queues", DEFAULT)
     result = tasks.attempt_and_id.enqueue(fail_until=5)
     first = _killed_after("django_sqs.tasks.retries:give_up", server, tmp_path, options)
     assert [r["attempt"] for r in first] == [1]
     later, log = _rescue(server, tmp_path, options, wait_seconds=3)
-    assert later == [], log
     client = get_client()
     assert counts(client, DEFAULT) == {"visible": 0, "in_flight": 0, "delayed": 0}, log
+    if not store:
+        assert [r["attempt"] for r in later] == [1], log
+        assert counts(client, DLQ)["visible"] == 2, log
+        return
+    assert later == [], log
     assert counts(client, DLQ)["visible"] == 1, log
     result.refresh()
     assert result.status == TaskResultStatus.FAILED and result.attempts == 1

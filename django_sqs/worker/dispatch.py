@@ -141,7 +141,9 @@ class Dispatcher:
                         self._waiting.remove(held)
                         self._in_hand[id(held)] = held
                         return held
-                self.cond.wait(0.5)
+                # Every change that could let this thread go on notifies (add, done,
+                # close): an idle thread sleeps until then, without waking to look.
+                self.cond.wait()
 
     def _next(self) -> Held | None:
         busy = {(h.source, h.group) for h in self._in_hand.values() if h.group is not None}

@@ -11,9 +11,13 @@ The threads of a worker process, and what each holds:
 - the ``Deleter`` (``deleting``) deletes handled messages in the background, batched.
 
 The main thread is the first handler thread; the poller has a thread of its own.
-A stop (SIGTERM/SIGINT) ends polling at once (a long poll is abandoned), gives back
-every unstarted message, lets the messages in hand finish, flushes the deletes and exits
-0. A failure to reach SQS never ends the worker: it logs once per outage and backs off.
+A stop (SIGTERM/SIGINT) ends polling at once (a long poll is abandoned); the stopper
+thread gives back every unstarted message at once, while the messages in hand finish
+(the signal handler only wakes it: a signal may land in the middle of a receiver on the
+main thread); then the deletes are flushed and the worker exits 0. Everything after the
+messages in hand has a deadline (``STOP_DEADLINE``): what could not be given back or
+deleted by then is left to its visibility timeout, and said so. A failure to reach SQS
+never ends a long-running worker: it logs once per outage and backs off.
 """
 
 from __future__ import annotations
@@ -68,6 +72,9 @@ POLLER_JOIN = 0.1
 HANDOFF_WAIT = 0.02
 SHORT_RECEIVE_JOIN = 10.0
 SHUTDOWN_FLUSH = 20.0
+#: Once the messages in hand are done, the rest of a stop (the give-back, a short receive's
+#: answer, the last deletes) ends within this many seconds, even when SQS never answers.
+STOP_DEADLINE = 8.0
 #: With --priority, while messages of lower queues wait in the worker (look-ahead) and
 #: there is no room for a full receive, the top queue is checked this often (a short
 #: receive), so a message sent to it meanwhile starts before them: at most one request a
@@ -123,6 +130,11 @@ class Worker:
         self.reason = ""
         self._stop_signal: tuple[int, float] | None = None
         self._stop_event = threading.Event()
+        # The signal handler wakes the stopper thread through this pipe: a write to a pipe
+        # is safe in a signal handler (an Event's lock is not: the main thread may hold it).
+        self._wake_read, self._wake_write = os.pipe()
+        self._stopper_thread = threading.Thread(target=self._stopper, name="django-sqs-stopper", daemon=True)
+        self._announced = False
         self._last_watch = 0.0
         self._saved_handlers: dict[int, object] = {}
         self._outage_since: float | None = None
@@ -151,6 +163,7 @@ class Worker:
         self.heartbeat.start()
         self.deleter.start()
         self.handlers.start()
+        self._stopper_thread.start()
         self._poller_thread.start()
         signals.emit(signals.worker_started, type(self), queues=self.names, pid=os.getpid(), threads=self.threads)
         try:
@@ -162,6 +175,10 @@ class Worker:
                 self.shutdown()
             finally:
                 self.restore_signal_handlers()
+                # Only now: a signal handler writing to a closed (and reused) descriptor
+                # would write into someone else's file.
+                for fd in (self._wake_read, self._wake_write):
+                    os.close(fd)
         logger.info(
             "worker stopped queues=%s pid=%s handled=%d reason=%s",
             ",".join(self.names), os.getpid(), self.counter.value, self.reason,
@@ -223,10 +240,30 @@ class Worker:
                 while self.dispatcher.held_count() and not self.stopping:
                     self.dispatcher.wait_for_change(0.1)
 
-    def shutdown(self) -> None:
+    def _stopper(self) -> None:
+        """The stopper thread: once a stop is decided (a signal, or the poller ended), say
+        so, and give back the unstarted messages while the messages in hand finish."""
+        try:
+            os.read(self._wake_read, 1)
+        except OSError:
+            return
         signals.emit(signals.worker_stopping, type(self), queues=self.names, pid=os.getpid(), reason=self.reason)
+        if self._stop_signal is not None:
+            self._announce_stop(self._stop_signal[0])
+        self.stopping = True
+        self._stop_event.set()
         self.dispatcher.close()
         self.release(self.dispatcher.take_unstarted(), "stopping")
+
+    def _wake_stopper(self) -> None:
+        try:
+            os.write(self._wake_write, b"x")
+        except OSError:
+            pass
+
+    def shutdown(self) -> None:
+        self.dispatcher.close()
+        self._wake_stopper()  # when the poller ended the worker (burst, limit), no signal did
         in_hand = self.dispatcher.in_hand()
         if in_hand:
             logger.info(
@@ -234,21 +271,50 @@ class Worker:
                 len(in_hand), ",".join(self.names), ids(in_hand),
             )
         self.handlers.join()
+        deadline = time.monotonic() + STOP_DEADLINE
+
+        def left() -> float:
+            return max(0.0, deadline - time.monotonic())
+
+        self._stopper_thread.join(left())
         # A poller inside a long poll is abandoned (what SQS hands it comes back within
         # LONG_POLL_VISIBILITY seconds); one that is about to hand over a batch gives it back.
         self._stop_event.set()
-        deadline = time.monotonic() + SHORT_RECEIVE_JOIN
         if not self.poller.long_polling:
-            self._poller_thread.join(POLLER_JOIN)
-        while self._poller_thread.is_alive() and not self.poller.long_polling and time.monotonic() < deadline:
+            self._poller_thread.join(min(POLLER_JOIN, left()))
+        receive_deadline = min(deadline, time.monotonic() + SHORT_RECEIVE_JOIN)
+        while self._poller_thread.is_alive() and not self.poller.long_polling and time.monotonic() < receive_deadline:
             # A short receive hides its messages for the full timeout: wait for its
             # answer, so that the poller gives them back.
             self._poller_thread.join(0.05)
         self.deleter.stop()
-        self.deleter.join(SHUTDOWN_FLUSH)
+        self.deleter.join(min(SHUTDOWN_FLUSH, left()))
+        self._report_abandoned()
         self.heartbeat.stop()
         self.handlers.stop()
         finish_connections(close_all=False)
+
+    def _report_abandoned(self) -> None:
+        """After the stop's deadline: what is still unsettled is left to SQS."""
+        if self._stopper_thread.is_alive():
+            logger.error(
+                "stop deadline reached before the unstarted messages were given back queue=%s; "
+                "they come back when their visibility timeout runs out",
+                ",".join(self.names),
+            )
+        if self.deleter.is_alive():
+            undeleted = self.deleter.pending()
+            logger.error(
+                "stop deadline reached with %d handled message(s) not deleted queue=%s; they come "
+                "back when their visibility timeout runs out and run again",
+                undeleted, ",".join(self.names),
+            )
+        if self._poller_thread.is_alive() and not self.poller.long_polling:
+            logger.error(
+                "stop deadline reached while a receive was out queue=%s; what it received comes "
+                "back when its visibility timeout runs out",
+                ",".join(self.names),
+            )
 
     def limit_reached(self) -> bool:
         return self.message_limit is not None and self.counter.value >= self.message_limit
@@ -269,10 +335,12 @@ class Worker:
         self.stopping = True
         if signum is not None:
             self._stop_signal = (signum, now)
-            self._announce_stop(signum)
             self.reason = self.reason or "signal"
-        self.dispatcher.close()  # no I/O here: the releases happen in shutdown()
-        self._stop_event.set()
+        # No I/O and no plain lock here (this may run in the middle of a receiver on the
+        # main thread): the dispatcher's lock is reentrant, the pipe wakes the stopper
+        # thread, which says so and gives back the unstarted messages.
+        self.dispatcher.close()
+        self._wake_stopper()
 
     def _announce_stop(self, signum: int) -> None:
         in_hand = self.dispatcher.in_hand()

@@ -1,0 +1,75 @@
+"""Stops in real processes against the real local SQS server (issue 16 §2, §3; issue 17 §4):
+the unstarted messages go back at once whatever the main thread is doing, and a stop ends
+on time even when SQS never answers."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+
+from django_sqs import send_many
+from tests.processes import ReceiverProcess, TCPProxy, wait_until
+from tests.queue_helpers import counts
+
+
+def test_sigterm_gives_unstarted_messages_back_while_the_main_thread_runs_a_receiver(server, tmp_path):
+    """With --threads 1 the main thread is the handler: the give-back must not wait for
+    the receiver in hand (8 s here) to return."""
+    send_many("work", [{"sleep": 8, "n": i} for i in range(4)])
+    with ReceiverProcess(tmp_path, server.url, "work") as worker:
+        worker.wait_for(lambda: worker.records(phase="start"), message="the first message to start")
+        wait_until(lambda: counts("t__work") == (0, 4), 10, message="all four held by the worker", log=worker.log)
+        worker.signal(signal.SIGTERM)
+        signalled = time.monotonic()
+        # Well within the receiver's 8 s: the three unstarted ones are visible again.
+        wait_until(lambda: counts("t__work") == (3, 1), 4, message="three given back", log=worker.log)
+        given_back = time.monotonic() - signalled
+        assert worker.process.poll() is None and not worker.records(phase="end"), "still finishing the one in hand"
+        assert worker.wait(20) == 0
+        assert len(worker.records(phase="end")) == 1
+        print(f"give-back delay after SIGTERM: {given_back:.2f}s")  # noqa: T201 (the figure of the report)
+    assert counts("t__work") == (3, 0)
+
+
+def test_sigterm_ends_on_time_when_sqs_never_answers(server, tmp_path):
+    """An endpoint that accepts connections and never answers (a stopped server): the
+    give-back, the last delete and a receive on its way each have a deadline, and the stop
+    as a whole too: exit within the receiver in hand plus 10 s, saying what was left."""
+    send_many("work", [{"sleep": 3, "n": i} for i in range(4)])
+    proxy = TCPProxy(server.port)
+    try:
+        with ReceiverProcess(tmp_path, proxy.url, "work") as worker:
+            worker.wait_for(lambda: worker.records(phase="start"), message="the first message to start")
+            started = time.monotonic()
+            proxy.hang()
+            worker.signal(signal.SIGTERM)
+            code = worker.wait(3 + 10 + 5)
+            took = time.monotonic() - started
+            log = worker.log()
+            assert code == 0, log
+            assert len(worker.records(phase="end")) == 1
+            assert "stop deadline reached" in log, log
+            print(f"SIGTERM to exit against a never-answering endpoint: {took:.1f}s")  # noqa: T201
+    finally:
+        proxy.close()
+
+
+def test_health_file_says_stopping_as_soon_as_the_stop_is_decided(server, tmp_path):
+    """The liveness probe turns unhealthy when the stop is decided, not after the message
+    in hand (here 8 s long)."""
+    health = tmp_path / "health.json"
+    send_many("work", [{"sleep": 8}])
+    with ReceiverProcess(tmp_path, server.url, "work", "--health-file", str(health)) as worker:
+        worker.wait_for(lambda: worker.records(phase="start"), message="the message to start")
+        worker.signal(signal.SIGTERM)
+
+        def stopping():
+            try:
+                return json.loads(health.read_text()).get("stopping")
+            except (OSError, ValueError):
+                return None
+
+        assert wait_until(stopping, 4, message="the health file to say stopping", log=worker.log) == "signal"
+        assert worker.process.poll() is None and not worker.records(phase="end")
+        assert worker.wait(20) == 0

@@ -8,6 +8,8 @@ import json
 import signal
 import time
 
+import pytest
+
 from django_sqs import send_many
 from tests.processes import ReceiverProcess, TCPProxy, wait_until
 from tests.queue_helpers import counts
@@ -73,3 +75,45 @@ def test_health_file_says_stopping_as_soon_as_the_stop_is_decided(server, tmp_pa
         assert wait_until(stopping, 4, message="the health file to say stopping", log=worker.log) == "signal"
         assert worker.process.poll() is None and not worker.records(phase="end")
         assert worker.wait(20) == 0
+
+
+# -- --burst exits only when its queues are drained (issue 16 §4) -------------------------------
+
+SHORT_POLLS = {"DJANGO_SQS_TEST_POLL": "0"}
+
+
+@pytest.mark.parametrize(
+    ("groups", "per_group", "threads", "poll"),
+    [
+        ("abc", 5, "4", "1"),  # the issue's reproduction: 3 groups × 5 messages of 0.1 s, 4 threads
+        ("a", 12, "1", "1"),  # one group longer than a receive: its last ones wait behind the first ten
+        ("abc", 10, "4", "0"),  # short polls: an empty answer is not padded by a wait
+    ],
+)
+def test_burst_drains_fifo_groups_of_fast_messages(server, tmp_path, groups, per_group, threads, poll):
+    """A group's next message is held back by SQS while an earlier one is in flight (in
+    hand, or its delete on its way): the worker must neither take a blocked group for an
+    empty queue nor stall it."""
+    for group in groups:
+        send_many("groups.fifo", [{"sleep": 0.1, "n": i, "g": group} for i in range(per_group)], group_id=group)
+    env = {"DJANGO_SQS_TEST_POLL": poll}
+    with ReceiverProcess(tmp_path, server.url, "groups.fifo", "--threads", threads, "--burst", env=env) as worker:
+        assert worker.wait(60) == 0
+        ends = worker.records(phase="end")
+        log = worker.log()
+    assert counts("t__groups.fifo") == (0, 0), log
+    for group in groups:
+        assert [r["body"]["n"] for r in sorted(ends, key=lambda r: r["t"]) if r["group"] == group] == list(range(per_group))
+
+
+def test_burst_waits_for_a_fifo_message_restarting_later(server, tmp_path):
+    """a1, a2!, a3, a4: a2 raises RestartLater(delay=1) on its first run. Its group is
+    blocked while it waits out the delay; the burst must wait too, then run a2, a3, a4."""
+    bodies = [{"n": 1}, {"n": 2, "action": "restart_once", "delay": 1}, {"n": 3}, {"n": 4}]
+    send_many("groups.fifo", bodies, group_id="A")
+    with ReceiverProcess(tmp_path, server.url, "groups.fifo", "--burst", env=SHORT_POLLS) as worker:
+        assert worker.wait(60) == 0
+        ends = [r["body"]["n"] for r in sorted(worker.records(phase="end"), key=lambda r: r["t"])]
+        log = worker.log()
+    assert ends == [1, 2, 3, 4], log
+    assert counts("t__groups.fifo") == (0, 0), log

@@ -152,7 +152,10 @@ class Handlers:
     def _settle(self, held: Held, outcome: Outcome, duration: float) -> None:
         if outcome.delete:
             if not held.source.rq.delete_on_start:
-                self.deleter.add(held)
+                # SQS holds a FIFO group's next message back until this delete lands:
+                # unless the group's next message is already here, it goes at once.
+                urgent = held.group is not None and not self.dispatcher.group_waiting(held)
+                self.deleter.add(held, urgent=urgent)
         else:
             with self.heartbeat.decisions:
                 self.heartbeat.untrack([held])
@@ -163,6 +166,8 @@ class Handlers:
                     delay = held.source.visibility_timeout
                 if delay is not None:
                     requests.change_visibility([held], delay, f"restart in {delay}s")
+            if outcome.delay is not None:
+                self.dispatcher.expect_back(outcome.delay)  # a burst is not drained before
             later = self.dispatcher.drop_group(held)
             if later:
                 self.release(later, "after an earlier message of its FIFO group stayed in the queue")

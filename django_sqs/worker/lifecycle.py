@@ -35,7 +35,7 @@ from ..exceptions import SQSError
 from ..registered_queue import RegisteredQueue
 from . import requests
 from .connections import finish_connections
-from .deleting import Deleter
+from .deleting import FLUSH_AFTER, Deleter
 from .dispatch import Counter, Dispatcher
 from .handlers import Handlers
 from .heartbeat import Heartbeat
@@ -141,8 +141,10 @@ class Worker:
         self._failures = 0
         shortest = min(min(s.visibility_timeout for s in self.sources), 2)
         self.heartbeat = Heartbeat(shortest)
-        self.deleter = Deleter(self.heartbeat)
         self.dispatcher = Dispatcher(threads=threads, counter=self.counter, message_limit=message_limit)
+        self.deleter = Deleter(
+            self.heartbeat, expecting=lambda exclude: self.dispatcher.finishing_soon(exclude, FLUSH_AFTER)
+        )
         self.handlers = Handlers(
             threads=threads, dispatcher=self.dispatcher, heartbeat=self.heartbeat,
             deleter=self.deleter, release=self.release, sender=type(self),
@@ -218,6 +220,10 @@ class Worker:
                     continue
             else:
                 was_idle = self.poller.idle
+                # An empty answer proves the queues drained only if nothing of this
+                # worker's was in flight when it was asked for: SQS holds a FIFO group
+                # back while one of its messages is (in hand, or its delete on its way).
+                settled_before = self.settled()
                 batch = self.poller.round(room)
             if batch is None:
                 self.outage(self.poller.failed)
@@ -234,11 +240,13 @@ class Worker:
                     self.dispatcher.wait_for_change(HANDOFF_WAIT)
             elif self.burst and self.poller.idle and self.poller.last_wait == self.poll_period:
                 # Empty after a receive that waited (a short one may miss messages on SQS).
-                if self.dispatcher.held_count() == 0:
+                if settled_before and self.settled():
                     return "empty"
-                # Messages in hand may yet come back (RestartLater): look once more after them.
-                while self.dispatcher.held_count() and not self.stopping:
-                    self.dispatcher.wait_for_change(0.1)
+                # Not drained while messages in hand may yet come back (RestartLater), a
+                # message left for later is not visible again yet, or a delete has not
+                # landed (SQS holds its FIFO group back until then): look again after that.
+                while not self.settled() and not self.stopping:
+                    self.dispatcher.wait_for_change(0.05)
 
     def _stopper(self) -> None:
         """The stopper thread: once a stop is decided (a signal, or the poller ended), say
@@ -250,7 +258,6 @@ class Worker:
         signals.emit(signals.worker_stopping, type(self), queues=self.names, pid=os.getpid(), reason=self.reason)
         if self._stop_signal is not None:
             self._announce_stop(self._stop_signal[0])
-        self.stopping = True
         self._stop_event.set()
         self.dispatcher.close()
         self.release(self.dispatcher.take_unstarted(), "stopping")
@@ -316,6 +323,15 @@ class Worker:
                 ",".join(self.names),
             )
 
+    def settled(self) -> bool:
+        """Nothing held, nothing left to delete, nothing this worker left in the queue
+        still hidden: an empty receive now means the queues are drained."""
+        return (
+            self.dispatcher.held_count() == 0
+            and self.deleter.pending() == 0
+            and time.monotonic() >= self.dispatcher.back_at
+        )
+
     def limit_reached(self) -> bool:
         return self.message_limit is not None and self.counter.value >= self.message_limit
 
@@ -372,6 +388,7 @@ class Worker:
         with self.heartbeat.decisions:
             self.heartbeat.untrack(held)
             ok = requests.change_visibility(held, 0, f"release, {why}")
+        self.dispatcher.expect_back(0)
         for name in dict.fromkeys(h.source.full_name for h in ok):
             mine = [h for h in ok if h.source.full_name == name]
             logger.info("released queue=%s count=%d ids=%s (%s)", name, len(mine), ids(mine), why)

@@ -88,6 +88,7 @@ SHORT_POLLS = {"DJANGO_SQS_TEST_POLL": "0"}
         ("abc", 5, "4", "1"),  # the reproduction: 3 groups × 5 messages of 0.1 s, 4 threads
         ("a", 12, "1", "1"),  # one group longer than a receive: its last ones wait behind the first ten
         ("abc", 10, "4", "0"),  # short polls: an empty answer is not padded by a wait
+        ("a", 40, "1", "20"),  # fast: each receive's last delete is on its way as the next receive goes
     ],
 )
 def test_burst_drains_fifo_groups_of_fast_messages(server, tmp_path, groups, per_group, threads, poll):

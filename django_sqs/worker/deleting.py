@@ -55,17 +55,25 @@ class Pending:
 
 
 class Deleter(threading.Thread):
-    def __init__(self, heartbeat: Heartbeat, expecting: Callable[[set[int]], bool] | None = None):
+    def __init__(
+        self,
+        heartbeat: Heartbeat,
+        expecting: Callable[[set[int]], bool] | None = None,
+        sent: Callable[[], None] | None = None,
+    ):
         """``expecting(exclude)``: is another message (not one of the ids in ``exclude``,
         those already waiting for their delete) expected to be handled within
-        ``FLUSH_AFTER``? Without it, every delete goes at once."""
+        ``FLUSH_AFTER``? Without it, every delete goes at once. ``sent()`` is called after
+        each request (the poller may be waiting for a FIFO group to unblock)."""
         super().__init__(name="django-sqs-deleter", daemon=True)
         self.heartbeat = heartbeat
         self.expecting = expecting or (lambda exclude: False)
+        self.sent = sent or (lambda: None)
         self._cond = threading.Condition()
         #: In the order they were handled.
         self._pending: list[Pending] = []
         self._oldest: float | None = None
+        self._sending = 0  # taken from _pending, their request on its way
         self._stopping = False
 
     def add(self, held: Held, urgent: bool = False) -> None:
@@ -77,8 +85,9 @@ class Deleter(threading.Thread):
             self._cond.notify()
 
     def pending(self) -> int:
+        """Deletes not done yet: waiting, or on their way."""
         with self._cond:
-            return len(self._pending)
+            return len(self._pending) + self._sending
 
     def _ready(self, now: float) -> list[Pending]:
         return [p for p in self._pending if p.not_before <= now]
@@ -107,7 +116,13 @@ class Deleter(threading.Thread):
                 taken = ready[:BATCH] if not self._stopping else ready
                 self._pending = [p for p in self._pending if p not in taken]
                 self._oldest = time.monotonic() if self._pending else None
-            self._send(taken)
+                self._sending = len(taken)
+            try:
+                self._send(taken)
+            finally:
+                with self._cond:
+                    self._sending = 0
+                self.sent()
 
     def _wait_time(self, now: float, waiting_for_company: bool) -> float | None:
         """Until the next retry is due or the batch must go; None: until an add or a stop."""

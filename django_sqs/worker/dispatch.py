@@ -91,6 +91,11 @@ class Dispatcher:
         with self.cond:
             self.cond.wait(timeout)
 
+    def poke(self) -> None:
+        """Wake whoever waits for a change (a delete landed: a FIFO group may be free)."""
+        with self.cond:
+            self.cond.notify_all()
+
     def waiting_count(self) -> int:
         with self.cond:
             return len(self._waiting)

@@ -75,6 +75,9 @@ SHUTDOWN_FLUSH = 20.0
 #: Once the messages in hand are done, the rest of a stop (the give-back, a short receive's
 #: answer, the last deletes) ends within this many seconds, even when SQS never answers.
 STOP_DEADLINE = 8.0
+#: Before a receive, the longest wait for this worker's own FIFO messages in flight to
+#: settle (``Worker._fifo_in_flight``).
+FIFO_SETTLE_WAIT = 0.5
 #: With --priority, while messages of lower queues wait in the worker (look-ahead) and
 #: there is no room for a full receive, the top queue is checked this often (a short
 #: receive), so a message sent to it meanwhile starts before them: at most one request a
@@ -134,7 +137,8 @@ class Worker:
         # is safe in a signal handler (an Event's lock is not: the main thread may hold it).
         self._wake_read, self._wake_write = os.pipe()
         self._stopper_thread = threading.Thread(target=self._stopper, name="django-sqs-stopper", daemon=True)
-        self._announced = False
+        self.fifo = any(s.fifo for s in self.sources)
+        self._fifo_wait_until: float | None = None
         self._last_watch = 0.0
         self._saved_handlers: dict[int, object] = {}
         self._outage_since: float | None = None
@@ -143,7 +147,9 @@ class Worker:
         self.heartbeat = Heartbeat(shortest)
         self.dispatcher = Dispatcher(threads=threads, counter=self.counter, message_limit=message_limit)
         self.deleter = Deleter(
-            self.heartbeat, expecting=lambda exclude: self.dispatcher.finishing_soon(exclude, FLUSH_AFTER)
+            self.heartbeat,
+            expecting=lambda exclude: self.dispatcher.finishing_soon(exclude, FLUSH_AFTER),
+            sent=self.dispatcher.poke,
         )
         self.handlers = Handlers(
             threads=threads, dispatcher=self.dispatcher, heartbeat=self.heartbeat,
@@ -210,6 +216,8 @@ class Worker:
             room = self.dispatcher.room(LOOK_AHEAD)
             was_idle = False
             starving = room > 0 and self.dispatcher.waiting_count() == 0
+            if room and self._fifo_in_flight():
+                continue  # waited a moment for them to settle: look again
             if room < MAX_MESSAGES_PER_RECEIVE and not starving:
                 now = time.monotonic()
                 if now - self._last_watch >= WATCH_PERIOD and self.dispatcher.waiting_below(self.sources[0]):
@@ -323,12 +331,36 @@ class Worker:
                 ",".join(self.names),
             )
 
+    def _fifo_in_flight(self) -> bool:
+        """Before a receive: while this worker's own FIFO messages are in flight (in
+        hand, or their deletes on their way), their groups are held back: a receive asked
+        now brings nothing of them (a request wasted, and a burst might take it for the
+        end), and a long poll may not return a group's next message when it unblocks (the
+        local server never does). Wait for them while nothing else waits to start, a
+        moment at most (``FIFO_SETTLE_WAIT``); True while waiting."""
+        if (
+            not self.fifo
+            or self.dispatcher.waiting_count()
+            or (self.dispatcher.held_count() == 0 and self.deleter.pending() == 0)
+        ):
+            self._fifo_wait_until = None
+            return False
+        now = time.monotonic()
+        if self._fifo_wait_until is None:
+            self._fifo_wait_until = now + FIFO_SETTLE_WAIT
+        if now >= self._fifo_wait_until or self.stopping:
+            self._fifo_wait_until = None
+            return False
+        self.dispatcher.wait_for_change(0.1)  # a handler's finish or a delete wakes it
+        return True
+
     def settled(self) -> bool:
-        """Nothing held, nothing left to delete, nothing this worker left in the queue
-        still hidden: an empty receive now means the queues are drained."""
+        """Nothing held, nothing this worker left in the queue still hidden, and on a FIFO
+        queue nothing left to delete (SQS holds the group back until then): an empty
+        receive now means the queues are drained."""
         return (
             self.dispatcher.held_count() == 0
-            and self.deleter.pending() == 0
+            and not (self.fifo and self.deleter.pending())
             and time.monotonic() >= self.dispatcher.back_at
         )
 

@@ -38,9 +38,9 @@ _others: dict[str, object] = {}
 #: SQS answers in milliseconds and which must not hold up a heartbeat or a stop.
 DEFAULT, SHORT = "default", "short"
 #: SHORT: seconds to connect and to read the answer, and attempts in all (botocore's own
-#: retries): at most about 2 × (2 + 3) s before the caller hears of the failure.
+#: retries): at most about 2 × (2 + 5) s before the caller hears of the failure.
 SHORT_CONNECT_TIMEOUT = 2
-SHORT_READ_TIMEOUT = 3
+SHORT_READ_TIMEOUT = 5
 SHORT_ATTEMPTS = 2
 #: DEFAULT: the read timeout is the poll period plus this margin, and at least
 #: ``DEFAULT_READ_TIMEOUT`` (a send of 256 KB on a slow link).

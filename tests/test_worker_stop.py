@@ -5,6 +5,7 @@ on time even when SQS never answers."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import time
 
@@ -118,3 +119,68 @@ def test_burst_waits_for_a_fifo_message_restarting_later(server, tmp_path):
         log = worker.log()
     assert ends == [1, 2, 3, 4], log
     assert counts("t__groups.fifo") == (0, 0), log
+
+
+# -- the signal table (issue 16 §5) --------------------------------------------------------------
+
+
+def test_sighup_is_a_graceful_stop(server, tmp_path):
+    send_many("work", [{"sleep": 3, "n": i} for i in range(4)])
+    with ReceiverProcess(tmp_path, server.url, "work") as worker:
+        worker.wait_for(lambda: worker.records(phase="start"), message="the first message to start")
+        worker.signal(signal.SIGHUP)
+        assert worker.wait(20) == 0
+        assert len(worker.records(phase="end")) == 1, "the message in hand finished"
+        assert "stopping on SIGHUP" in worker.log()
+    assert counts("t__work") == (3, 0)
+
+
+def test_terminal_sighup_to_the_whole_group_stops_a_supervisor_gracefully(server, tmp_path):
+    """A closing terminal sends SIGHUP to the foreground process group: the supervisor
+    (children lead groups of their own and get it forwarded) must stop like on SIGTERM."""
+    send_many("work", [{"sleep": 2, "n": i} for i in range(20)])
+    with ReceiverProcess(tmp_path, server.url, "work", "--concurrency", "2", start_new_session=True) as worker:
+        worker.wait_for(lambda: len({r["pid"] for r in worker.records(phase="start")}) == 2, message="both children busy")
+        os.killpg(worker.pid, signal.SIGHUP)
+        assert worker.wait(20) == 0, worker.log()
+        starts = {r["id"] for r in worker.records(phase="start")}
+        assert starts == {r["id"] for r in worker.records(phase="end")}, "a message in hand was cut off"
+    wait_until(lambda: counts("t__work")[1] == 0, 5, message="nothing in flight")
+
+
+def test_sigquit_stops_at_once_and_still_gives_unstarted_messages_back(server, tmp_path):
+    send_many("work", [{"sleep": 30, "n": i} for i in range(4)])
+    with ReceiverProcess(tmp_path, server.url, "work") as worker:
+        worker.wait_for(lambda: worker.records(phase="start"), message="the first message to start")
+        wait_until(lambda: counts("t__work") == (0, 4), 10, message="all four held by the worker", log=worker.log)
+        worker.signal(signal.SIGQUIT)
+        assert worker.wait(10) == 128 + signal.SIGQUIT
+        assert not worker.records(phase="end")
+        assert "abandoned" in worker.log()
+    # The three unstarted ones are back at once; the one in hand after its visibility timeout.
+    assert counts("t__work") == (3, 1)
+
+
+def test_sigusr1_dumps_every_threads_stack_and_the_worker_goes_on(server, tmp_path):
+    send_many("work", [{"sleep": 4, "n": 0}])
+    with ReceiverProcess(tmp_path, server.url, "work", "--threads", "2") as worker:
+        worker.wait_for(lambda: worker.records(phase="start"), message="the message to start")
+        worker.signal(signal.SIGUSR1)
+        log = worker.wait_for(lambda: (lambda text: text if "stack dump on SIGUSR1" in text else None)(worker.log()), 10)
+        for thread in ("MainThread", "django-sqs-poller", "django-sqs-handler-1", "django-sqs-heartbeat"):
+            assert f"thread {thread} ---" in log, log
+        assert "in _work" in log, "the receiver's own frame is in the dump"
+        assert worker.process.poll() is None
+        worker.wait_for(lambda: worker.records(phase="end"), message="the message to finish")
+        worker.signal(signal.SIGTERM)
+        assert worker.wait(20) == 0
+
+
+def test_sigusr1_to_a_supervisor_dumps_it_and_its_children(server, tmp_path):
+    with ReceiverProcess(tmp_path, server.url, "work", "--concurrency", "2") as worker:
+        worker.wait_for(lambda: worker.log().count("worker started") == 2, message="both children")
+        worker.signal(signal.SIGUSR1)
+        log = worker.wait_for(lambda: (lambda text: text if text.count("stack dump on SIGUSR1") == 3 else None)(worker.log()), 10)
+        assert "(supervisor)" in log
+        worker.signal(signal.SIGTERM)
+        assert worker.wait(20) == 0

@@ -26,8 +26,10 @@ import logging
 import os
 import random
 import signal
+import sys
 import threading
 import time
+import traceback
 
 from .. import signals
 from ..conf import settings
@@ -58,7 +60,20 @@ SAME_STOP_WINDOW = 1.0
 #: Unsupervised, the twin comes from a wrapper that forwards the signal (uv run, honcho)
 #: within milliseconds; an operator's second Ctrl-C takes longer.
 FORWARDED_STOP_WINDOW = 0.2
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+#: A graceful stop: the messages in hand finish, the unstarted go back at once. SIGHUP
+#: too: a closing terminal or ssh session sends it to the whole foreground group.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+#: An immediate stop (Ctrl-\ in a terminal): the unstarted messages still go back, and the handled
+#: ones' deletes are flushed, within ``QUIT_DEADLINE``; the messages in hand are abandoned
+#: (they come back when their visibility timeout runs out).
+QUIT_SIGNAL = signal.SIGQUIT
+QUIT_DEADLINE = 3.0
+#: Every thread's stack to the log, the worker going on: what is a stuck worker doing?
+DUMP_SIGNAL = signal.SIGUSR1
+#: What a worker (and the supervisor) handles; blocked around a fork.
+HANDLED_SIGNALS = (*STOP_SIGNALS, QUIT_SIGNAL, DUMP_SIGNAL)
+#: Bytes on the stopper thread's pipe.
+_WAKE_STOP, _WAKE_DUMP = b"x", b"d"
 
 EXIT_OK = 0  # burst found the queues empty, the limit was reached, or stopped cleanly
 EXIT_CRASHED = 1  # the poller died of a bug: a supervisor restarts the process
@@ -83,6 +98,16 @@ FIFO_SETTLE_WAIT = 0.5
 #: receive), so a message sent to it meanwhile starts before them: at most one request a
 #: second, and only while lower queues' messages wait.
 WATCH_PERIOD = 1.0
+
+
+def dump_stacks(who: str) -> None:
+    """Every thread's stack to the log (SIGUSR1): what a stuck worker is doing."""
+    names = {t.ident: t.name for t in threading.enumerate()}
+    parts = [
+        f"--- thread {names.get(ident, ident)} ---\n{''.join(traceback.format_stack(frame))}"
+        for ident, frame in sys._current_frames().items()
+    ]
+    logger.warning("stack dump on SIGUSR1 pid=%s %s\n%s", os.getpid(), who, "\n".join(parts))
 
 
 def sources_for(queues: list[RegisteredQueue], suffix: str | None = None) -> list[Source]:
@@ -137,6 +162,8 @@ class Worker:
         # is safe in a signal handler (an Event's lock is not: the main thread may hold it).
         self._wake_read, self._wake_write = os.pipe()
         self._stopper_thread = threading.Thread(target=self._stopper, name="django-sqs-stopper", daemon=True)
+        self._stop_done = threading.Event()  # the unstarted messages were given back
+        self._quit = False
         self.fifo = any(s.fifo for s in self.sources)
         self._fifo_wait_until: float | None = None
         self._last_watch = 0.0
@@ -185,8 +212,9 @@ class Worker:
                 self.restore_signal_handlers()
                 # Only now: a signal handler writing to a closed (and reused) descriptor
                 # would write into someone else's file.
-                for fd in (self._wake_read, self._wake_write):
-                    os.close(fd)
+                os.close(self._wake_write)  # the stopper thread reads the end of the pipe
+                self._stopper_thread.join(1.0)
+                os.close(self._wake_read)
         logger.info(
             "worker stopped queues=%s pid=%s handled=%d reason=%s",
             ",".join(self.names), os.getpid(), self.counter.value, self.reason,
@@ -258,11 +286,26 @@ class Worker:
 
     def _stopper(self) -> None:
         """The stopper thread: once a stop is decided (a signal, or the poller ended), say
-        so, and give back the unstarted messages while the messages in hand finish."""
-        try:
-            os.read(self._wake_read, 1)
-        except OSError:
-            return
+        so, and give back the unstarted messages while the messages in hand finish. It
+        also writes the stack dumps SIGUSR1 asks for (a signal handler must not log)."""
+        stopped = False
+        while True:
+            try:
+                data = os.read(self._wake_read, 64)
+            except OSError:
+                return
+            if not data:  # the write end closed: the worker is done
+                return
+            if _WAKE_DUMP in data:
+                dump_stacks(f"queue={','.join(self.names)}")
+            if _WAKE_STOP in data and not stopped:
+                stopped = True
+                self._begin_stop()
+                self._stop_done.set()
+            if self._quit and stopped:
+                self._quit_now()
+
+    def _begin_stop(self) -> None:
         signals.emit(signals.worker_stopping, type(self), queues=self.names, pid=os.getpid(), reason=self.reason)
         if self._stop_signal is not None:
             self._announce_stop(self._stop_signal[0])
@@ -270,11 +313,31 @@ class Worker:
         self.dispatcher.close()
         self.release(self.dispatcher.take_unstarted(), "stopping")
 
-    def _wake_stopper(self) -> None:
+    def _quit_now(self) -> None:
+        """SIGQUIT: the unstarted messages are back (``_begin_stop``); flush the deletes of
+        the handled ones, then exit without waiting for the messages in hand."""
+        timer = threading.Timer(QUIT_DEADLINE, os._exit, (128 + QUIT_SIGNAL,))
+        timer.daemon = True
+        timer.start()
+        self.deleter.stop()
+        self.deleter.join(QUIT_DEADLINE)
+        in_hand = self.dispatcher.in_hand()
+        logger.warning(
+            "quitting at once on SIGQUIT queue=%s: %d message(s) in hand abandoned (%s), they come back "
+            "when their visibility timeout runs out",
+            ",".join(self.names), len(in_hand), ids(in_hand),
+        )
+        logging.shutdown()
+        os._exit(128 + QUIT_SIGNAL)
+
+    def _wake(self, what: bytes = _WAKE_STOP) -> None:
         try:
-            os.write(self._wake_write, b"x")
+            os.write(self._wake_write, what)
         except OSError:
             pass
+
+    def _wake_stopper(self) -> None:
+        self._wake(_WAKE_STOP)
 
     def shutdown(self) -> None:
         self.dispatcher.close()
@@ -291,7 +354,7 @@ class Worker:
         def left() -> float:
             return max(0.0, deadline - time.monotonic())
 
-        self._stopper_thread.join(left())
+        self._stop_done.wait(left())
         # A poller inside a long poll is abandoned (what SQS hands it comes back within
         # LONG_POLL_VISIBILITY seconds); one that is about to hand over a batch gives it back.
         self._stop_event.set()
@@ -311,7 +374,7 @@ class Worker:
 
     def _report_abandoned(self) -> None:
         """After the stop's deadline: what is still unsettled is left to SQS."""
-        if self._stopper_thread.is_alive():
+        if not self._stop_done.is_set():
             logger.error(
                 "stop deadline reached before the unstarted messages were given back queue=%s; "
                 "they come back when their visibility timeout runs out",
@@ -384,6 +447,7 @@ class Worker:
         if signum is not None:
             self._stop_signal = (signum, now)
             self.reason = self.reason or "signal"
+            self._quit = signum == QUIT_SIGNAL
         # No I/O and no plain lock here (this may run in the middle of a receiver on the
         # main thread): the dispatcher's lock is reentrant, the pipe wakes the stopper
         # thread, which says so and gives back the unstarted messages.
@@ -396,6 +460,12 @@ class Worker:
             doing = f"finishing {len(in_hand)} message(s) in hand ({ids(in_hand)})"
         else:
             doing = "nothing in hand"
+        if signum == QUIT_SIGNAL:
+            logger.warning(
+                "stopping at once on SIGQUIT queue=%s: giving unstarted messages back, abandoning %d in hand",
+                ",".join(self.names), len(in_hand),
+            )
+            return
         again = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
         logger.warning(
             "stopping on %s queue=%s: %s, giving unstarted messages back; %s again exits at once",
@@ -403,8 +473,9 @@ class Worker:
         )
 
     def install_signal_handlers(self) -> None:
-        for signum in STOP_SIGNALS:
+        for signum in (*STOP_SIGNALS, QUIT_SIGNAL):
             self._saved_handlers[signum] = signal.signal(signum, lambda num, frame: self.request_stop(num))
+        self._saved_handlers[DUMP_SIGNAL] = signal.signal(DUMP_SIGNAL, lambda num, frame: self._wake(_WAKE_DUMP))
 
     def restore_signal_handlers(self) -> None:
         """In-process runs (``call_command`` in a test or a script) get their handlers back."""

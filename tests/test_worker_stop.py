@@ -5,8 +5,10 @@ on time even when SQS never answers."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
+import socket
 import time
 
 import pytest
@@ -184,3 +186,74 @@ def test_sigusr1_to_a_supervisor_dumps_it_and_its_children(server, tmp_path):
         assert "(supervisor)" in log
         worker.signal(signal.SIGTERM)
         assert worker.wait(20) == 0
+
+
+# -- SQS out of reach (issue 17 §2) --------------------------------------------------------------
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("options", [(), ("--concurrency", "2")])
+def test_burst_exits_non_zero_when_sqs_is_unreachable(server, tmp_path, options):
+    endpoint = f"http://127.0.0.1:{_closed_port()}"
+    with ReceiverProcess(tmp_path, endpoint, "work", "--burst", *options) as worker:
+        code = worker.wait(120)
+        log = worker.log()
+    assert code == 2, log
+    assert "cannot reach SQS" in log and "giving up (--burst)" in log, log
+
+
+def test_burst_exits_non_zero_without_credentials(server, tmp_path):
+    worker = ReceiverProcess(tmp_path, server.url, "work", "--burst", env={"AWS_EC2_METADATA_DISABLED": "true"})
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        worker.env.pop(name, None)
+    with worker:
+        code = worker.wait(120)
+        log = worker.log()
+    assert code == 2, log
+    assert "no AWS credentials found" in log and "giving up (--burst)" in log, log
+
+
+def test_a_long_outage_is_logged_again_while_it_lasts(settings, monkeypatch, caplog):
+    """A long-running worker does not look idle while SQS keeps failing: "still failing
+    since …" every OUTAGE_REPEAT seconds (a minute; shortened here)."""
+    from django_sqs.exceptions import SQSRequestError
+    from django_sqs.registry import registry
+    from django_sqs.worker import lifecycle
+
+    monkeypatch.setattr(lifecycle, "OUTAGE_REPEAT", 0.05)
+    worker = lifecycle.Worker(registry.get("work"))
+    monkeypatch.setattr(worker, "sleep", lambda seconds: time.sleep(0.06))
+    error = SQSRequestError("ReceiveMessage on queue 't__work' failed: refused", code="EndpointConnectionError", transient=True)
+    with caplog.at_level(logging.WARNING, logger="django_sqs"):
+        for _ in range(3):
+            assert worker.outage(error) is False  # a long-running worker never gives up
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("cannot reach SQS" in m and "still failing" not in m for m in messages) == 1
+    assert sum("still failing since" in m and "t__work" in m for m in messages) >= 2, messages
+
+
+# -- deletes: at once when nothing else is about to finish (issue 16 §4) ---------------------------
+
+
+def test_killed_just_after_a_slow_message_finished_reruns_only_the_one_in_hand(server, tmp_path):
+    """A lone finish is deleted at once, not after a batching window: a SIGKILL (OOM, a
+    lost host) a moment later re-runs only the message in hand."""
+    ids = send_many("vt3", [{"sleep": 2, "n": i} for i in range(3)])
+    with ReceiverProcess(tmp_path, server.url, "vt3") as worker:
+        worker.wait_for(lambda: worker.records(phase="end"), 30, message="the first message to finish")
+        time.sleep(0.3)  # the second is in hand now
+        worker.signal(signal.SIGKILL)
+        worker.wait(5)
+        first_ended = {r["id"] for r in worker.records(phase="end")}
+    assert len(first_ended) == 1
+    time.sleep(3.5)  # what the killed worker held comes back after its visibility timeout
+    with ReceiverProcess(tmp_path, server.url, "vt3", "--burst") as again:
+        assert again.wait(60) == 0
+        rerun = {r["id"] for r in again.records(phase="start")}
+    assert not (rerun & first_ended), "the finished message ran again"
+    assert first_ended | rerun == set(ids)

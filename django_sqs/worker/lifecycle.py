@@ -77,6 +77,11 @@ _WAKE_STOP, _WAKE_DUMP = b"x", b"d"
 
 EXIT_OK = 0  # burst found the queues empty, the limit was reached, or stopped cleanly
 EXIT_CRASHED = 1  # the poller died of a bug: a supervisor restarts the process
+EXIT_UNREACHABLE = 2  # --burst could not reach SQS (or had no credentials): retries spent
+#: --burst gives up after this many failed rounds in a row (about 10 s of backoff).
+BURST_ATTEMPTS = 6
+#: While SQS keeps failing, a long-running worker says so again this often.
+OUTAGE_REPEAT = 60.0
 #: A stopping worker abandons a long poll after this (what SQS hands it comes back
 #: within LONG_POLL_VISIBILITY seconds), and waits up to SHORT_RECEIVE_JOIN for the
 #: answer of a short receive (whose messages it must give back), and up to
@@ -169,6 +174,8 @@ class Worker:
         self._last_watch = 0.0
         self._saved_handlers: dict[int, object] = {}
         self._outage_since: float | None = None
+        self._outage_logged = 0.0
+        self._outage_began = ""
         self._failures = 0
         shortest = min(min(s.visibility_timeout for s in self.sources), 2)
         self.heartbeat = Heartbeat(shortest)
@@ -219,6 +226,8 @@ class Worker:
             "worker stopped queues=%s pid=%s handled=%d reason=%s",
             ",".join(self.names), os.getpid(), self.counter.value, self.reason,
         )
+        if self.reason == "unreachable":
+            return EXIT_UNREACHABLE
         return EXIT_CRASHED if self.reason == "poller crashed" else EXIT_OK
 
     def _poll(self) -> None:
@@ -262,7 +271,8 @@ class Worker:
                 settled_before = self.settled()
                 batch = self.poller.round(room)
             if batch is None:
-                self.outage(self.poller.failed)
+                if self.outage(self.poller.failed):
+                    return "unreachable"
                 continue
             self.recovered()
             if batch:
@@ -496,16 +506,32 @@ class Worker:
             mine = [h for h in ok if h.source.full_name == name]
             logger.info("released queue=%s count=%d ids=%s (%s)", name, len(mine), ids(mine), why)
 
-    def outage(self, exc: SQSError) -> None:
-        """Log once per outage, back off with jitter."""
+    def outage(self, exc: SQSError) -> bool:
+        """Log once per outage (and again every ``OUTAGE_REPEAT`` seconds while it lasts),
+        back off with jitter. True when a burst gives up: its retries are spent."""
+        what = "no AWS credentials found" if getattr(exc, "code", "") == "NoCredentialsError" else "cannot reach SQS"
+        now = time.monotonic()
         if self._outage_since is None:
-            self._outage_since = time.monotonic()
+            self._outage_since = self._outage_logged = now
+            self._outage_began = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime())
             log = logger.warning if getattr(exc, "transient", False) else logger.error
-            what = "no AWS credentials found" if getattr(exc, "code", "") == "NoCredentialsError" else "cannot reach SQS"
             log("%s queue=%s error=%s; retrying with backoff", what, ",".join(self.names), exc)
+        elif now - self._outage_logged >= OUTAGE_REPEAT:
+            self._outage_logged = now
+            logger.error(
+                "still failing since %s (%.0fs, %d attempts): %s queue=%s error=%s",
+                self._outage_began, now - self._outage_since, self._failures + 1, what, ",".join(self.names), exc,
+            )
         self._failures += 1
+        if self.burst and self._failures >= BURST_ATTEMPTS:
+            logger.error(
+                "giving up (--burst) after %d attempts over %.0fs: %s queue=%s error=%s",
+                self._failures, now - self._outage_since, what, ",".join(self.names), exc,
+            )
+            return True
         delay = min(BACKOFF_CAP, BACKOFF_FIRST * 2 ** (self._failures - 1))
         self.sleep(delay * random.uniform(0.5, 1.0))
+        return False
 
     def recovered(self) -> None:
         if self._outage_since is not None:

@@ -30,7 +30,15 @@ from django.db import connections
 
 from .. import ops
 from .dispatch import Counter
-from .lifecycle import DUMP_SIGNAL, HANDLED_SIGNALS, QUIT_SIGNAL, STOP_SIGNALS, Worker, dump_stacks
+from .lifecycle import (
+    DUMP_SIGNAL,
+    EXIT_UNREACHABLE,
+    HANDLED_SIGNALS,
+    QUIT_SIGNAL,
+    STOP_SIGNALS,
+    Worker,
+    dump_stacks,
+)
 from .sources import Source
 
 logger = logging.getLogger("django_sqs.worker")
@@ -85,6 +93,7 @@ class Supervisor:
         self.stopping = False
         self.forced = False
         self._dump_asked = False
+        self.unreachable = False
         self.slots: list[Slot] = []
 
     def worker(self, sources: list[Source], counter: Counter | None = None, parent: int | None = None) -> Worker:
@@ -139,6 +148,8 @@ class Supervisor:
             for signum, handler in saved.items():
                 signal.signal(signum, handler)
         logger.info("runreceiver stopped pid=%s", os.getpid())
+        if self.unreachable:
+            return EXIT_UNREACHABLE
         return EXIT_FORCED if self.forced else 0
 
     def spawn(self, slot: Slot) -> None:
@@ -181,6 +192,12 @@ class Supervisor:
         if code == 0 or (self.stopping and code == EXIT_CHILD_STOPPED):
             slot.done = True
             logger.info("child %s queue=%s", "finished" if code == 0 else "stopped", slot.label)
+            return
+        if code == EXIT_UNREACHABLE and self.burst:
+            # --burst gave up on SQS: restarting would only try again; say so in the exit code.
+            slot.done = True
+            self.unreachable = True
+            logger.error("child gave up, SQS unreachable queue=%s", slot.label)
             return
         why = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
         if self.stopping:

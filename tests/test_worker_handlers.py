@@ -102,3 +102,28 @@ def test_expired_before_its_turn_sends_nothing_and_gives_its_group_back(server, 
     assert sent == []
     assert released == [["m1"]]
     assert ran == []
+
+
+def test_idle_handler_threads_wait_without_waking_up_to_look():
+    """``--threads 256`` idle must not burn CPU: an idle handler thread sleeps until a
+    message arrives or the worker stops, instead of waking every half second."""
+    import threading
+
+    dispatcher = Dispatcher(threads=4, counter=Counter(), message_limit=None)
+    waits: list = []
+    real_wait = dispatcher.cond.wait
+
+    def counted_wait(timeout=None):
+        waits.append(timeout)
+        return real_wait(timeout)
+
+    dispatcher.cond.wait = counted_wait
+    takers = [threading.Thread(target=dispatcher.take, daemon=True) for _ in range(4)]
+    for thread in takers:
+        thread.start()
+    time.sleep(1.5)
+    assert len(waits) == 4, f"idle threads woke up to look: {len(waits)} waits"
+    dispatcher.close()
+    for thread in takers:
+        thread.join(5)
+    assert not any(t.is_alive() for t in takers)

@@ -390,8 +390,8 @@ class Worker:
                 "they come back when their visibility timeout runs out",
                 ",".join(self.names),
             )
-        if self.deleter.is_alive():
-            undeleted = self.deleter.pending()
+        undeleted = self.deleter.pending() if self.deleter.is_alive() else 0
+        if undeleted:
             logger.error(
                 "stop deadline reached with %d handled message(s) not deleted queue=%s; they come "
                 "back when their visibility timeout runs out and run again",

@@ -23,6 +23,7 @@ FIGURES = [
     "drain_cpu_c1",
     "fifo_group_rate",
     "fifo_group_rpm",
+    "fifo_trickle_rate",
     "drain_rate_c2",
     "drain_rpm_c2",
     "drain_cpu_c2",

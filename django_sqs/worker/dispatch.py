@@ -17,6 +17,9 @@ from .sources import Held
 
 #: Seconds added to a "visible again in S seconds": the request's travel, SQS's clock.
 BACK_MARGIN = 0.25
+#: A burst waits for what it left for later only when it is due within this many seconds:
+#: a retry's backoff of minutes is left to the next run (a cron line, a CI job).
+BACK_WAIT_CAP = 10.0
 
 
 class Counter:
@@ -125,6 +128,8 @@ class Dispatcher:
     def expect_back(self, seconds: float) -> None:
         """A message this worker left in the queue is visible again in ``seconds`` (from
         the answer to the request that said so; with a margin for SQS's own clock)."""
+        if seconds > BACK_WAIT_CAP:
+            return
         with self.cond:
             self.back_at = max(self.back_at, time.monotonic() + seconds + BACK_MARGIN)
 

@@ -260,11 +260,11 @@ def test_killed_just_after_a_slow_message_finished_reruns_only_the_one_in_hand(s
 
 
 def test_sigquit_to_a_supervisor_stops_its_children_at_once(server, tmp_path):
-    send_many("work", [{"sleep": 30, "n": i} for i in range(10)])
+    send_many("work", [{"sleep": 30, "n": i} for i in range(30)])  # enough for both children's look-ahead
     with ReceiverProcess(tmp_path, server.url, "work", "--concurrency", "2") as worker:
         worker.wait_for(lambda: len({r["pid"] for r in worker.records(phase="start")}) == 2, message="both children busy")
         worker.signal(signal.SIGQUIT)
         assert worker.wait(10) == 1, worker.log()  # not a clean stop: messages in hand were abandoned
         assert not worker.records(phase="end")
         assert worker.log().count("abandoned") >= 2
-    assert counts("t__work") == (8, 2)  # the unstarted ones back at once, the two in hand hidden
+    assert counts("t__work") == (28, 2)  # the unstarted ones back at once, the two in hand hidden

@@ -265,10 +265,10 @@ class Worker:
                     continue
             else:
                 was_idle = self.poller.idle
-                # An empty answer proves the queues drained only if nothing of this
-                # worker's was in flight when it was asked for: SQS holds a FIFO group
+                # On a FIFO queue an empty answer proves the queues drained only if nothing
+                # of this worker's was in flight when it was asked for: SQS holds a group
                 # back while one of its messages is (in hand, or its delete on its way).
-                settled_before = self.settled()
+                settled_before = self.settled() or not self.fifo
                 batch = self.poller.round(room)
             if batch is None:
                 if self.outage(self.poller.failed):

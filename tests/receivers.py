@@ -130,6 +130,8 @@ def _work(message):
     _timed(message, "start", body=body)
     if body.get("action") == "restart":
         raise RestartLater(delay=body.get("delay"))
+    if body.get("action") == "restart_once" and message.receive_count == 1:
+        raise RestartLater(delay=body.get("delay"))
     if body.get("action") == "fail":
         raise ValueError(f"failing on purpose: {body}")
     if body.get("sleep"):

@@ -26,9 +26,10 @@ MAX_THREADS = 256
 class Command(BaseCommand):
     help = (
         "Receive messages from SQS queues and run their receivers. With no queue names, "
-        "serves every registered queue that has a receiver. SIGTERM/SIGINT stops after the "
-        "messages in hand and gives unstarted messages back to the queue; a second signal "
-        "exits at once."
+        "serves every registered queue that has a receiver. SIGTERM, SIGINT or SIGHUP stops "
+        "after the messages in hand and gives unstarted messages back to the queue at once; a "
+        "second signal exits at once. SIGQUIT stops at once (unstarted messages still go back); "
+        "SIGUSR1 logs every thread's stack. --burst exits 2 when SQS cannot be reached."
     )
 
     def add_arguments(self, parser):

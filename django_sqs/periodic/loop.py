@@ -66,6 +66,8 @@ class Firer:
         #: Stop when this process is no longer our parent (it died).
         self.parent_pid = parent_pid
         self.cursors: dict[str, dt.datetime] = {}
+        #: When the previous round (successful or not) began; None before the first.
+        self.previous_round: dt.datetime | None = None
         self.next_scan = self.next_prune = clock()
         self.stopping = False
         # run() sleeps polling a pipe that request_stop() writes to. A signal handler may
@@ -114,9 +116,16 @@ class Firer:
     def round(self) -> None:
         """One pass: fire what is due, then (when its time comes) recover and prune."""
         now = self.clock()
+        # Ticks that came due since the previous round began were not missed by downtime,
+        # however late this round is (up to the lease: a longer pause, the process
+        # suspended, counts as downtime and follows the catch-up policy).
+        running_since = None
+        if self.previous_round is not None and now - self.previous_round <= self.lease:
+            running_since = self.previous_round
+        self.previous_round = now
         for schedule in self.schedules:
             cursor = self.cursor(schedule, now)
-            for tick in due_ticks(schedule, cursor, now):
+            for tick in due_ticks(schedule, cursor, now, running_since):
                 self.fire(schedule, tick)
                 self.cursors[schedule.name] = tick
             self.cursors[schedule.name] = max(self.cursors[schedule.name], now)

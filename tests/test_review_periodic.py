@@ -1,0 +1,74 @@
+"""Adversarial review of periodic work (issue 20): the ways a tick could be dropped, sent
+twice or stop being recovered, each reproduced before its fix."""
+
+import datetime as dt
+
+import pytest
+
+from django_sqs.periodic import claims, loop
+from django_sqs.periodic.loop import Firer
+from django_sqs.periodic.schedule import Schedule
+
+pytestmark = pytest.mark.django_db(transaction=True)
+UTC = dt.timezone.utc
+T0 = dt.datetime(2026, 6, 1, 12, 0, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self, now):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """The ticks the firing loop sends, without SQS: (schedule, tick) in order."""
+    out = []
+
+    def send_tick(schedule, at):
+        out.append((schedule.name, at))
+        return f"id-{len(out)}"
+
+    monkeypatch.setattr(loop, "send_tick", send_tick)
+    return out
+
+
+def every_second(catch_up):
+    return Schedule(name="fast", kind="queue", target="echo", every=dt.timedelta(seconds=1), catch_up=catch_up)
+
+
+@pytest.mark.parametrize("catch_up", ["none", "last"])
+def test_a_stalled_round_still_fires_every_tick_that_came_due_while_it_ran(sent, catch_up):
+    # A running supervisor whose round comes 3.5 s late (a slow query, a loaded host) on a
+    # 1-second schedule: the ticks that came due meanwhile were not missed by downtime, so
+    # the catch-up policy does not apply to them ("every tick whose time has come while at
+    # least one supervisor ran is sent").
+    clock = Clock(T0 + dt.timedelta(seconds=0.5))
+    firer = Firer([every_second(catch_up)], claimant="a", clock=clock)
+    firer.round()
+    clock.now = T0 + dt.timedelta(seconds=1.2)
+    firer.round()
+    clock.now = T0 + dt.timedelta(seconds=4.7)  # the stall
+    firer.round()
+    assert [t for _, t in sent] == [T0 + dt.timedelta(seconds=s) for s in (1, 2, 3, 4)]
+
+
+def test_downtime_still_follows_the_catch_up_policy(sent):
+    # The other side: ticks missed while no supervisor ran (the cursor comes from the
+    # database at start) follow the policy; "none" drops them.
+    row = claims.claim("fast", T0, "old")
+    claims.mark_sent(row, "m")
+    clock = Clock(T0 + dt.timedelta(seconds=30.5))
+    Firer([every_second("none")], claimant="new", clock=clock).round()
+    assert [t for _, t in sent] == [T0 + dt.timedelta(seconds=30)]
+
+
+def test_a_pause_longer_than_the_lease_counts_as_downtime(sent):
+    clock = Clock(T0 + dt.timedelta(seconds=0.5))
+    firer = Firer([every_second("none")], claimant="a", clock=clock, lease=dt.timedelta(seconds=10))
+    firer.round()
+    clock.now = T0 + dt.timedelta(seconds=30.5)  # suspended for 30 s, longer than the lease
+    firer.round()
+    assert [t for _, t in sent] == [T0 + dt.timedelta(seconds=30)]

@@ -72,3 +72,21 @@ def test_a_pause_longer_than_the_lease_counts_as_downtime(sent):
     clock.now = T0 + dt.timedelta(seconds=30.5)  # suspended for 30 s, longer than the lease
     firer.round()
     assert [t for _, t in sent] == [T0 + dt.timedelta(seconds=30)]
+
+
+def every_minute():
+    return Schedule(name="minutely", kind="queue", target="echo", every=dt.timedelta(minutes=1))
+
+
+def test_unsent_claims_of_a_removed_schedule_do_not_block_the_recovery_of_the_others(sent):
+    # A schedule renamed or removed (or declared only by a newer release) left more unsent
+    # claims than one scan reads, all older than a live schedule's stuck claim.
+    old = dt.datetime.now(UTC) - dt.timedelta(seconds=120)
+    for i in range(60):
+        claims.claim("removed-schedule", T0 - dt.timedelta(hours=1, minutes=i), "dead-host:1")
+    stuck = claims.claim("minutely", T0, "dead-host:1")
+    claims.model().objects.update(claimed_at=old)
+    Firer([every_minute()], claimant="a", clock=Clock(T0), lease=dt.timedelta(seconds=60)).recover()
+    assert sent == [("minutely", T0)]
+    stuck.refresh_from_db()
+    assert stuck.sent_at is not None and stuck.claims == 2

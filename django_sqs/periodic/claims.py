@@ -69,10 +69,13 @@ def mark_failed(row, error: str) -> None:
     model().objects.filter(pk=row.pk).update(error=error[:2000])
 
 
-def expired(lease: dt.timedelta, limit: int = 50) -> list:
-    """Unsent rows claimed longer than ``lease`` ago: their claimant is gone."""
+def expired(lease: dt.timedelta, names, limit: int = 50) -> list:
+    """Unsent rows of the schedules ``names`` claimed longer than ``lease`` ago: their
+    claimant is gone. Only these schedules': the rows of a schedule removed or renamed
+    (or known only to another release) would otherwise fill ``limit`` for ever."""
     cutoff = timezone.now() - lease
-    return list(model().objects.filter(sent_at__isnull=True, claimed_at__lt=cutoff).order_by("tick")[:limit])
+    rows = model().objects.filter(schedule__in=list(names), sent_at__isnull=True, claimed_at__lt=cutoff)
+    return list(rows.order_by("tick")[:limit])
 
 
 def take_over(row, claimant: str) -> bool:

@@ -175,15 +175,14 @@ class Firer:
 
     def recover(self) -> None:
         by_name = {s.name: s for s in self.schedules}
-        for row in claims.expired(self.lease):
-            schedule = by_name.get(row.schedule)
-            if schedule is None or not claims.take_over(row, self.claimant):
-                continue  # a schedule this process does not know, or another took it
+        for row in claims.expired(self.lease, by_name):
+            if not claims.take_over(row, self.claimant):
+                continue  # another took it
             logger.warning(
                 "schedule tick recovered schedule=%s tick=%s from claimant=%s (unsent after the lease)",
                 row.schedule, row.tick.isoformat(), row.claimed_by,
             )
-            self.send(schedule, row)
+            self.send(by_name[row.schedule], row)
 
 
 # -- the child process of runreceiver --schedules -----------------------------------------

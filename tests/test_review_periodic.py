@@ -90,3 +90,25 @@ def test_unsent_claims_of_a_removed_schedule_do_not_block_the_recovery_of_the_ot
     assert sent == [("minutely", T0)]
     stuck.refresh_from_db()
     assert stuck.sent_at is not None and stuck.claims == 2
+
+
+@pytest.mark.parametrize("a_skew, b_skew", [(0, 90), (-90, 0)])
+def test_clock_skew_between_hosts_does_not_hand_a_fresh_claim_to_another(sent, monkeypatch, a_skew, b_skew):
+    # Host A claims a tick and is still sending it; host B's clock is 90 s ahead of A's
+    # (or A's behind B's), more than the lease. The lease is measured on one clock, the
+    # database's: B must not take the claim over and send the tick a second time.
+    from django.utils import timezone
+
+    real_now = timezone.now
+
+    def skewed(seconds):
+        monkeypatch.setattr(timezone, "now", lambda: real_now() + dt.timedelta(seconds=seconds))
+
+    skewed(a_skew)
+    row = claims.claim("minutely", T0, "host-a:1")
+    assert row is not None
+    skewed(b_skew)
+    Firer([every_minute()], claimant="host-b:1", clock=Clock(T0), lease=dt.timedelta(seconds=60)).recover()
+    assert sent == []
+    row.refresh_from_db()
+    assert row.claimed_by == "host-a:1" and row.claims == 1

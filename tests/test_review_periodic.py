@@ -112,3 +112,39 @@ def test_clock_skew_between_hosts_does_not_hand_a_fresh_claim_to_another(sent, m
     assert sent == []
     row.refresh_from_db()
     assert row.claimed_by == "host-a:1" and row.claims == 1
+
+
+@pytest.mark.parametrize(
+    "entry, error_id, words",
+    [
+        ({"every": float("nan")}, "django_sqs.E071", "every"),
+        ({"every": 10**15}, "django_sqs.E071", "every"),
+        ({"every": "30"}, "django_sqs.E071", "every"),
+        ({"every": True}, "django_sqs.E071", "every"),
+        ({"cron": "0 3 * * *", "args": 5}, "django_sqs.E070", "args"),
+        ({"cron": "0 3 * * *", "kwargs": ["days", 3]}, "django_sqs.E070", "kwargs"),
+        ({"cron": "0 3 * * *", "catch_up_limit": True}, "django_sqs.E071", "catch_up_limit"),
+    ],
+)
+def test_a_bad_settings_entry_is_a_check_error_not_a_crash(settings, entry, error_id, words):
+    # Each of these raised from inside the system checks (TypeError, ValueError,
+    # OverflowError), so manage.py crashed with a traceback instead of naming the entry,
+    # or was accepted and failed at every tick.
+    from django_sqs.periodic.checks import check_schedules
+
+    settings.SQS_SCHEDULES = {"bad": {"queue": "echo", **entry}}
+    errors = [e for e in check_schedules() if e.id == error_id]
+    assert errors and all(e.hint for e in errors), [(e.id, e.msg) for e in check_schedules()]
+    assert words in errors[0].msg and "bad" in errors[0].msg + str(errors[0].obj)
+
+
+@pytest.mark.parametrize("options", [{"args": 5}, {"kwargs": ["days", 3]}])
+def test_periodic_with_bad_arguments_raises_configuration_error(options):
+    from django_sqs.exceptions import ConfigurationError
+    from django_sqs.periodic import periodic
+
+    def job():
+        pass
+
+    with pytest.raises(ConfigurationError, match="args must be a list"):
+        periodic(cron="0 3 * * *", name="bad-args", **options)(job)

@@ -148,3 +148,28 @@ def test_periodic_with_bad_arguments_raises_configuration_error(options):
 
     with pytest.raises(ConfigurationError, match="args must be a list"):
         periodic(cron="0 3 * * *", name="bad-args", **options)(job)
+
+
+def test_the_default_lease_outlasts_the_longest_send():
+    # With a 60 s lease and SQS hanging, a send (4 attempts of 5 s connect + 35 s read)
+    # outlasted the lease: another supervisor took the claim over and the tick went twice.
+    from django_sqs.periodic import config
+
+    assert config.lease().total_seconds() > config.longest_send()
+
+
+@pytest.mark.parametrize("lease, error_id", [(60, "django_sqs.W071"), (0, "django_sqs.E079"), ("60", "django_sqs.E079")])
+def test_a_lease_shorter_than_a_send_or_not_a_duration_is_reported(settings, lease, error_id):
+    from django_sqs.periodic.checks import check_schedules
+
+    settings.SQS_SCHEDULES = {"ok": {"queue": "echo", "cron": "0 3 * * *"}}
+    settings.SQS_SCHEDULE_LEASE = lease
+    found = [e for e in check_schedules() if e.id == error_id]
+    assert found and found[0].hint and "SQS_SCHEDULE_LEASE" in found[0].msg
+
+
+def test_the_default_lease_passes_the_checks(settings):
+    from django_sqs.periodic.checks import check_schedules
+
+    settings.SQS_SCHEDULES = {"ok": {"queue": "echo", "cron": "0 3 * * *"}}
+    assert check_schedules() == []

@@ -130,7 +130,7 @@ class Firer:
                 self.cursors[schedule.name] = tick
             self.cursors[schedule.name] = max(self.cursors[schedule.name], now)
         if now >= self.next_scan:
-            self.next_scan = now + self.lease / 2
+            self.next_scan = now + min(self.lease / 2, config.SCAN_AT_MOST_EVERY)
             self.recover()
         if now >= self.next_prune:
             self.next_prune = now + PRUNE_EVERY

@@ -173,3 +173,32 @@ def test_the_default_lease_passes_the_checks(settings):
 
     settings.SQS_SCHEDULES = {"ok": {"queue": "echo", "cron": "0 3 * * *"}}
     assert check_schedules() == []
+
+
+def test_a_database_blip_when_recording_a_send_does_not_send_the_tick_again(sent, monkeypatch):
+    # The tick went to SQS, then the update that records it failed once (a dropped
+    # connection): the row stayed unsent, and after the lease another supervisor sent the
+    # tick a second time.
+    from django.db import OperationalError
+
+    real = claims.mark_sent
+    failures = [OperationalError("server closed the connection unexpectedly")]
+
+    def flaky(row, message_id):
+        if failures:
+            raise failures.pop()
+        real(row, message_id)
+
+    monkeypatch.setattr(claims, "mark_sent", flaky)
+    monkeypatch.setattr(loop, "RECORD_PAUSE", 0.01, raising=False)
+    clock = Clock(T0 + dt.timedelta(seconds=1))
+    a = Firer([every_minute()], claimant="a", clock=clock, lease=dt.timedelta(seconds=60))
+    a.cursors["minutely"] = T0 - dt.timedelta(seconds=1)
+    try:
+        a.round()
+    except OperationalError:
+        pass  # what run() does: log it, try again next round
+    claims.model().objects.update(claimed_at=dt.datetime.now(UTC) - dt.timedelta(seconds=120))  # the lease passes
+    Firer([every_minute()], claimant="b", clock=clock, lease=dt.timedelta(seconds=60)).recover()
+    assert sent == [("minutely", T0)]
+    assert claims.model().objects.get().sent_at is not None

@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from django.db import close_old_connections, connections
+from django.db import DatabaseError, close_old_connections, connections
 
 from . import claims, config
 from .cron import due_ticks, fire_times
@@ -43,6 +43,8 @@ MAX_SLEEP = 5.0
 #: After a round that failed, wait this long before the next one.
 ERROR_PAUSE = 1.0
 PRUNE_EVERY = dt.timedelta(minutes=10)
+#: The first pause before recording a sent tick again (doubling, within a quarter lease).
+RECORD_PAUSE = 0.5
 
 
 def utcnow() -> dt.datetime:
@@ -170,8 +172,28 @@ class Firer:
             logger.exception("schedule tick not sent schedule=%s tick=%s; another try after the lease", schedule.name, row.tick.isoformat())
             claims.mark_failed(row, f"{type(exc).__name__}: {exc}")
             return
-        claims.mark_sent(row, sent_id)
+        self.record_sent(schedule, row, sent_id)
         logger.info("schedule tick sent schedule=%s tick=%s id=%s", schedule.name, row.tick.isoformat(), sent_id)
+
+    def record_sent(self, schedule: Schedule, row, sent_id: str) -> None:
+        """Mark the row sent, trying again for a quarter of the lease: a row left unsent is
+        taken over after the lease and its tick, already in SQS, sent a second time."""
+        deadline = time.monotonic() + self.lease.total_seconds() / 4
+        pause = RECORD_PAUSE
+        while True:
+            try:
+                claims.mark_sent(row, sent_id)
+                return
+            except DatabaseError:
+                if time.monotonic() + pause > deadline:
+                    raise
+                logger.warning(
+                    "schedule tick sent but not recorded schedule=%s tick=%s id=%s; trying again in %ss",
+                    schedule.name, row.tick.isoformat(), sent_id, pause, exc_info=True,
+                )
+                time.sleep(pause)
+                pause = min(pause * 2, 5.0)
+                close_old_connections()  # drops the broken connection; the next query reconnects
 
     def recover(self) -> None:
         by_name = {s.name: s for s in self.schedules}

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import mmap
 import os
 import select
 import signal
 import socket
+import struct
 import sys
 import threading
 import time
@@ -35,8 +37,27 @@ from .schedule import Schedule
 logger = logging.getLogger("django_sqs.periodic")
 
 #: Test-only fault injection: "kill-after-claim" makes the firing process SIGKILL itself
-#: right after its first claim, before the send (tests/test_periodic_processes.py).
+#: right after its first claim, before the send (tests/test_periodic_processes.py);
+#: "hang-after-claim" makes it hang there, as a query or a send without a timeout would.
 FAULT_ENV = "DJANGO_SQS_PERIODIC_FAULT"
+#: With the fault: a file created by the first fault, so that it happens once (not again
+#: in the firing process started in its place).
+FAULT_ONCE_ENV = "DJANGO_SQS_PERIODIC_FAULT_ONCE"
+
+
+def _fault(name: str) -> bool:
+    if os.environ.get(FAULT_ENV) != name:
+        return False
+    once = os.environ.get(FAULT_ONCE_ENV)
+    if not once:
+        return True
+    try:
+        os.close(os.open(once, os.O_CREAT | os.O_EXCL))
+    except FileExistsError:
+        return False
+    return True
+
+
 #: Longest sleep between rounds: a round with nothing due makes no query, and the parent
 #: pid is checked once a round (besides the parent-death signal).
 MAX_SLEEP = 5.0
@@ -60,6 +81,7 @@ class Firer:
         claimant: str | None = None,
         clock: Callable[[], dt.datetime] = utcnow,
         parent_pid: int | None = None,
+        heartbeat: Callable[[], None] = lambda: None,
     ):
         self.schedules = all_schedules() if schedules is None else schedules
         self.lease = lease or config.lease()
@@ -67,6 +89,9 @@ class Firer:
         self.clock = clock
         #: Stop when this process is no longer our parent (it died).
         self.parent_pid = parent_pid
+        #: Called at each round and each tick: the parent kills a firing process that
+        #: stops calling it (``FiringProcess.hung``).
+        self.heartbeat = heartbeat
         self.cursors: dict[str, dt.datetime] = {}
         #: When the previous round (successful or not) began; None before the first.
         self.previous_round: dt.datetime | None = None
@@ -97,6 +122,7 @@ class Firer:
         sleeper = select.poll()
         sleeper.register(wake_r, select.POLLIN)
         while not self.stopping:
+            self.heartbeat()
             if self.parent_pid is not None and os.getppid() != self.parent_pid:
                 logger.warning("runreceiver pid=%s is gone; firing stops", self.parent_pid)
                 break
@@ -156,13 +182,18 @@ class Firer:
 
     # -- one tick ---------------------------------------------------------------------
     def fire(self, schedule: Schedule, tick: dt.datetime) -> None:
+        self.heartbeat()
         row = claims.claim(schedule.name, tick, self.claimant)
         if row is None:
             return  # another supervisor claimed it
-        if os.environ.get(FAULT_ENV) == "kill-after-claim":
+        if _fault("kill-after-claim"):
             logger.warning("fault injection: killed after claiming schedule=%s tick=%s", schedule.name, tick.isoformat())
             logging.shutdown()
             os.kill(os.getpid(), signal.SIGKILL)
+        if _fault("hang-after-claim"):
+            logger.warning("fault injection: hanging after claiming schedule=%s tick=%s", schedule.name, tick.isoformat())
+            while True:
+                time.sleep(3600)
         self.send(schedule, row)
 
     def send(self, schedule: Schedule, row) -> None:
@@ -212,8 +243,11 @@ class FiringProcess:
     """The firing loop in a child process of ``runreceiver`` (forked before any worker,
     so no thread is copied). It ends on SIGTERM/SIGINT from ``stop()``, and with the
     parent if the parent dies (Linux parent-death signal). If it dies otherwise (killed,
-    out of memory), a watcher thread logs it and starts another, with backoff: the
-    schedules never stop silently while runreceiver runs."""
+    out of memory), a watcher thread logs it and starts another, with backoff; if it
+    hangs (a query or a send that never returns: its heartbeat, written in shared memory
+    at each round and tick, stops for longer than the lease and a minute), the watcher
+    kills it, which starts another: the schedules never stop silently while runreceiver
+    runs."""
 
     #: Watcher period, and the restart backoff (doubling while the process keeps dying young).
     WATCH_EVERY = 1.0
@@ -221,9 +255,17 @@ class FiringProcess:
     RESTART_CAP = 30.0
     HEALTHY_AFTER = 10.0
 
+    #: Beyond the lease (longer than any send, check W071), how long a silent firing
+    #: process is given before it is taken for hung.
+    HANG_MARGIN = 60.0
+
     def __init__(self):
         self.pid: int | None = None
         self.started = 0.0
+        # Anonymous shared memory, inherited by the forked child: the monotonic time of its
+        # last heartbeat (CLOCK_MONOTONIC is one clock for every process of the host).
+        self._beat = mmap.mmap(-1, 8)
+        self.hang_after = config.lease().total_seconds() + self.HANG_MARGIN
         self.stopping = threading.Event()
         self.restarts = 0
 
@@ -241,12 +283,20 @@ class FiringProcess:
         if pid == 0:
             self._child(parent)
         self.pid, self.started = pid, time.monotonic()
+        self._beat[:] = struct.pack("d", self.started)
         logger.info("schedules firing process started pid=%s", pid)
 
     def _watch(self) -> None:
         quick = 0
         while not self.stopping.wait(self.WATCH_EVERY):
             why = self._ended()
+            if why is None and self.hung() and not self.stopping.is_set():
+                logger.error(
+                    "schedules firing process pid=%s hung (silent for %.0fs, more than the lease and %.0fs); killing it",
+                    self.pid, self.silent_for(), self.HANG_MARGIN,
+                )
+                os.kill(self.pid, signal.SIGKILL)
+                continue  # reaped and restarted at the next check
             if why is None or self.stopping.is_set():
                 continue
             lived = time.monotonic() - self.started
@@ -257,6 +307,16 @@ class FiringProcess:
                 return
             self.restarts += 1
             self._fork()
+
+    def beat(self) -> None:
+        """In the child: I am alive."""
+        self._beat[:] = struct.pack("d", time.monotonic())
+
+    def silent_for(self) -> float:
+        return time.monotonic() - struct.unpack("d", self._beat[:])[0]
+
+    def hung(self) -> bool:
+        return self.silent_for() > self.hang_after
 
     def _ended(self) -> str | None:
         """Why the child ended, or None while it runs."""
@@ -276,7 +336,7 @@ class FiringProcess:
         try:
             os.setpgid(0, 0)  # a terminal's Ctrl-C reaches runreceiver, which stops us
             _die_with_parent()
-            firer = Firer(parent_pid=parent)
+            firer = Firer(parent_pid=parent, heartbeat=self.beat)
             for signum in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(signum, lambda *_: firer.request_stop())
             firer.run()

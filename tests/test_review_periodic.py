@@ -202,3 +202,16 @@ def test_a_database_blip_when_recording_a_send_does_not_send_the_tick_again(sent
     Firer([every_minute()], claimant="b", clock=clock, lease=dt.timedelta(seconds=60)).recover()
     assert sent == [("minutely", T0)]
     assert claims.model().objects.get().sent_at is not None
+
+
+def test_a_restarted_cluster_catches_up_all_ticks_once(sent):
+    # Refuted: two supervisors restarted together after ten minutes of downtime, with
+    # catch_up="all", each compute the same missed ticks; the claims give each to one.
+    schedule = Schedule(name="minutely", kind="queue", target="echo", every=dt.timedelta(minutes=1), catch_up="all")
+    claims.mark_sent(claims.claim("minutely", T0, "old"), "m")
+    clock = Clock(T0 + dt.timedelta(minutes=10, seconds=1))
+    for claimant in ("a", "b"):
+        Firer([schedule], claimant=claimant, clock=clock).round()
+    for claimant in ("c", "d"):  # restarted again at once: nothing more
+        Firer([schedule], claimant=claimant, clock=clock).round()
+    assert [t for _, t in sent] == [T0 + dt.timedelta(minutes=m) for m in range(1, 11)]

@@ -38,3 +38,29 @@ def test_a_hung_firing_process_is_killed_and_replaced_and_its_tick_sent(server, 
     stuck.refresh_from_db()
     assert stuck.claims == 2 and stuck.sent_at is not None
     assert [m.tick.at for m in drain()].count(stuck.tick) == 1
+
+
+@postgres
+def test_a_claimant_killed_between_send_and_record_has_its_tick_sent_twice(server, tmp_path):
+    # What the guarantee says, and no more: at least one delivery. The tick went to SQS, the
+    # firing process died before its row said so; after the lease, the replacement takes
+    # the claim over and sends the tick again (a receiver sees it twice: once_per_tick).
+    worker = supervisor(
+        tmp_path, server, EVERY_SECOND, DJANGO_SQS_PERIODIC_FAULT="kill-after-send",
+        DJANGO_SQS_PERIODIC_FAULT_ONCE=str(tmp_path / "killed-once"), DJANGO_SQS_TEST_SCHEDULE_LEASE="3",
+    ).start()
+    try:
+        worker.wait_for(lambda: "fault injection: killed after sending" in worker.log(), timeout=60,
+                        message="the firing process killed after its send")
+        stuck = claims.model().objects.order_by("tick").first()
+        wait_until(lambda: claims.model().objects.filter(pk=stuck.pk, sent_at__isnull=False).exists(),
+                   timeout=60, message="the tick taken over and sent", log=worker.log)
+        stop([worker])
+    finally:
+        worker.stop()
+    stuck.refresh_from_db()
+    assert stuck.claims == 2
+    ticks = [m.tick.at for m in drain()]
+    assert ticks.count(stuck.tick) == 2
+    # Every other tick once.
+    assert all(ticks.count(t) == 1 for t in set(ticks) - {stuck.tick})

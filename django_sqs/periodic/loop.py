@@ -38,7 +38,8 @@ logger = logging.getLogger("django_sqs.periodic")
 
 #: Test-only fault injection: "kill-after-claim" makes the firing process SIGKILL itself
 #: right after its first claim, before the send (tests/test_periodic_processes.py);
-#: "hang-after-claim" makes it hang there, as a query or a send without a timeout would.
+#: "hang-after-claim" makes it hang there, as a query or a send without a timeout would;
+#: "kill-after-send" kills it between a send and the update that records it.
 FAULT_ENV = "DJANGO_SQS_PERIODIC_FAULT"
 #: With the fault: a file created by the first fault, so that it happens once (not again
 #: in the firing process started in its place).
@@ -203,6 +204,10 @@ class Firer:
             logger.exception("schedule tick not sent schedule=%s tick=%s; another try after the lease", schedule.name, row.tick.isoformat())
             claims.mark_failed(row, f"{type(exc).__name__}: {exc}")
             return
+        if _fault("kill-after-send"):
+            logger.warning("fault injection: killed after sending schedule=%s tick=%s", schedule.name, row.tick.isoformat())
+            logging.shutdown()
+            os.kill(os.getpid(), signal.SIGKILL)
         self.record_sent(schedule, row, sent_id)
         logger.info("schedule tick sent schedule=%s tick=%s id=%s", schedule.name, row.tick.isoformat(), sent_id)
 

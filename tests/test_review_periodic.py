@@ -215,3 +215,25 @@ def test_a_restarted_cluster_catches_up_all_ticks_once(sent):
     for claimant in ("c", "d"):  # restarted again at once: nothing more
         Firer([schedule], claimant=claimant, clock=clock).round()
     assert [t for _, t in sent] == [T0 + dt.timedelta(minutes=m) for m in range(1, 11)]
+
+
+@pytest.mark.parametrize("entry", [{"kwargs": {"when": dt.date(2026, 1, 1)}}, {"args": [object()]}])
+def test_a_task_schedule_whose_arguments_cannot_be_sent_is_a_check_error(settings, entry):
+    # Passed the checks, then every tick failed to send (logged, the row left unsent and
+    # tried again after each lease, for ever).
+    from django_sqs.periodic.checks import check_schedules
+    from tests.task_helpers import use_backend
+
+    use_backend(settings)
+    settings.SQS_SCHEDULES = {"bad": {"task": "tests.tasks.noop_task", "cron": "0 3 * * *", **entry}}
+    errors = [e for e in check_schedules() if e.id == "django_sqs.E073"]
+    assert errors and "JSON" in errors[0].msg, [(e.id, e.msg) for e in check_schedules()]
+
+
+def test_a_task_schedule_with_json_arguments_passes(settings):
+    from django_sqs.periodic.checks import check_schedules
+    from tests.task_helpers import use_backend
+
+    use_backend(settings)
+    settings.SQS_SCHEDULES = {"ok": {"task": "tests.tasks.noop_task", "cron": "0 3 * * *", "kwargs": {"days": 3}}}
+    assert check_schedules() == []

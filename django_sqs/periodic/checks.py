@@ -58,7 +58,12 @@ def _check_one(schedule, mode: str) -> list:
         if kind == "queue":
             # The tick's message must be one the queue's message class can write.
             queue_message(schedule, target, Tick(schedule.name, utcnow_minute()))[0].encode()
-    except (ScheduleError, SQSError) as exc:
+        else:
+            # ... and a task's arguments ones its envelope can carry (JSON).
+            from ..tasks.enqueueing import new_result, sqs_backend_of
+
+            new_result(sqs_backend_of(target), target, schedule.args, schedule.kwargs)
+    except (ScheduleError, SQSError, TypeError, ValueError) as exc:
         found.append(Error(
             f"the target {schedule.target!r} cannot be used: {exc}.",
             hint="A registered queue name (\"queue\"), a django.tasks task path (\"task\"), or @periodic on a receiver or task.",

@@ -237,3 +237,29 @@ def test_a_task_schedule_with_json_arguments_passes(settings):
     use_backend(settings)
     settings.SQS_SCHEDULES = {"ok": {"task": "tests.tasks.noop_task", "cron": "0 3 * * *", "kwargs": {"days": 3}}}
     assert check_schedules() == []
+
+
+def test_a_stop_request_ends_the_round_after_the_tick_in_hand(monkeypatch):
+    # SIGTERM during a catch-up of ten ticks: request_stop() promises to stop "after the
+    # tick in hand", but the round went on claiming and sending all ten, while runreceiver
+    # gives the firing process ten seconds before SIGKILL (which, between a send and its
+    # record, sends a tick twice).
+    schedule = Schedule(name="minutely", kind="queue", target="echo", every=dt.timedelta(minutes=1), catch_up="all")
+    claims.mark_sent(claims.claim("minutely", T0, "old"), "m")
+    firer = Firer([schedule], claimant="a", clock=Clock(T0 + dt.timedelta(minutes=10, seconds=1)))
+    sent = []
+
+    def send_tick(schedule, at):
+        sent.append(at)
+        firer.request_stop()  # the SIGTERM arrives during the first send
+        return "id"
+
+    monkeypatch.setattr(loop, "send_tick", send_tick)
+    firer.round()
+    assert sent == [T0 + dt.timedelta(minutes=1)]
+    assert claims.model().objects.count() == 2  # the old row and the one tick in hand
+    # The rest is caught up by whoever fires next, from the last claimed tick.
+    later = []
+    monkeypatch.setattr(loop, "send_tick", lambda schedule, at: later.append(at) or "id")
+    Firer([schedule], claimant="b", clock=Clock(T0 + dt.timedelta(minutes=10, seconds=1))).round()
+    assert later == [T0 + dt.timedelta(minutes=m) for m in range(2, 11)]

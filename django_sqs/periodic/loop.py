@@ -155,6 +155,8 @@ class Firer:
         for schedule in self.schedules:
             cursor = self.cursor(schedule, now)
             for tick in due_ticks(schedule, cursor, now, running_since):
+                if self.stopping:
+                    return  # the ticks left are caught up from the last claimed one
                 self.fire(schedule, tick)
                 self.cursors[schedule.name] = tick
             self.cursors[schedule.name] = max(self.cursors[schedule.name], now)

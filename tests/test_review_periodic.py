@@ -263,3 +263,19 @@ def test_a_stop_request_ends_the_round_after_the_tick_in_hand(monkeypatch):
     monkeypatch.setattr(loop, "send_tick", lambda schedule, at: later.append(at) or "id")
     Firer([schedule], claimant="b", clock=Clock(T0 + dt.timedelta(minutes=10, seconds=1))).round()
     assert later == [T0 + dt.timedelta(minutes=m) for m in range(2, 11)]
+
+
+@pytest.mark.parametrize(
+    "unix, expected",
+    [
+        ("0 9 * jan-mar mon", "cron(0 9 ? JAN-MAR MON *)"),  # AWS writes the names in capitals
+        ("0 */6 * jan,jul *", "cron(0 0/6 * JAN,JUL ? *)"),
+        ("*/15 */2 * * *", "cron(0/15 0/2 * * ? *)"),
+        ("0 9 * * 1,3-5", "cron(0 9 ? * 2,4-6 *)"),
+        ("0 0 LW * *", "cron(0 0 LW * ? *)"),
+    ],
+)
+def test_more_unix_cron_to_aws_cron(unix, expected):
+    from django_sqs.periodic.aws import aws_expression
+
+    assert aws_expression(Schedule("s", "queue", "echo", cron=unix)) == expected

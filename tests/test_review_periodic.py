@@ -279,3 +279,26 @@ def test_more_unix_cron_to_aws_cron(unix, expected):
     from django_sqs.periodic.aws import aws_expression
 
     assert aws_expression(Schedule("s", "queue", "echo", cron=unix)) == expected
+
+
+@pytest.mark.parametrize(
+    "cron, start, expected",
+    [
+        # Fall back (Europe/Paris, 2026-10-25): a fixed time once, a wildcard hour twice.
+        ("30 2 * * *", dt.datetime(2026, 10, 24, 23, 0, tzinfo=UTC), ["02:30CEST"]),
+        ("0 * * * *", dt.datetime(2026, 10, 24, 23, 0, tzinfo=UTC), ["02:00CEST", "02:00CET", "03:00CET"]),
+        # Spring forward (2026-03-29): the skipped 02:30 fires at 03:00, once.
+        ("30 2 * * *", dt.datetime(2026, 3, 28, 23, 0, tzinfo=UTC), ["03:00CEST"]),
+        ("0 * * * *", dt.datetime(2026, 3, 28, 23, 0, tzinfo=UTC), ["01:00CET", "03:00CEST", "04:00CEST"]),
+    ],
+)
+def test_the_firing_loop_through_a_clock_change(sent, cron, start, expected):
+    # Refuted: the loop itself (cursor, rounds every 7 s) across the night the clocks
+    # change fires what the arithmetic says, each tick once.
+    schedule = Schedule(name="paris", kind="queue", target="echo", cron=cron, timezone="Europe/Paris")
+    clock = Clock(start + dt.timedelta(seconds=1))
+    firer = Firer([schedule], claimant="a", clock=clock)
+    while clock.now < start + dt.timedelta(hours=3, minutes=30):
+        firer.round()
+        clock.now += dt.timedelta(seconds=7)
+    assert [t.astimezone(schedule.tz).strftime("%H:%M%Z") for _, t in sent] == expected

@@ -1,10 +1,11 @@
 """Mode B's firing loop, and the child process ``runreceiver --schedules`` runs it in.
 
 Each supervisor runs one ``Firer``. It wakes at the next tick of any schedule, claims each
-due tick (``claims.claim``) and sends the ones it claimed; every ``lease / 2`` it takes
-over the claims whose claimant died before sending (``claims.take_over``). Nothing is
-coordinated between supervisors but the claims table, so any number of them, on any
-number of hosts, send each tick once.
+due tick (``claims.claim``) and sends the ones it claimed; every 30 s (``lease / 2`` if
+shorter) it takes over the claims whose claimant died before sending
+(``claims.take_over``). Nothing is coordinated between supervisors but the claims table
+(and the database's clock, on which the lease is measured), so any number of them, on any
+number of hosts, claim each tick once.
 
 A failure (the database or SQS down) is logged and the loop goes on: a tick whose claim
 failed is tried again on the next round (the cursor only moves past ticks dealt with); a

@@ -7,4 +7,5 @@ import os
 from tests.settings import *  # noqa: F403
 
 SQS_SCHEDULES = json.loads(os.environ.get("DJANGO_SQS_TEST_SCHEDULES", "{}"))
-SQS_SCHEDULE_LEASE = int(os.environ.get("DJANGO_SQS_TEST_SCHEDULE_LEASE", "60"))
+if os.environ.get("DJANGO_SQS_TEST_SCHEDULE_LEASE"):
+    SQS_SCHEDULE_LEASE = int(os.environ["DJANGO_SQS_TEST_SCHEDULE_LEASE"])

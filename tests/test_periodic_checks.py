@@ -17,6 +17,7 @@ def _no_declared():
     saved = dict(declared)
     declared.clear()
     yield
+    declared.clear()  # what the test declared must not leak into the next test file
     declared.update(saved)
 
 

@@ -102,7 +102,8 @@ def aws_expression(schedule: Schedule) -> str:
     else:
         dow = ",".join(_shift_weekday(t) for t in dow.upper().split(","))
         dom = "?"
-    fields = [_step_from(minute, "0"), _step_from(hour, "0"), _step_from(dom, "1"), _step_from(month, "1"), dow, "*"]
+    # Month names in capitals, as AWS documents them (JAN-DEC), like the weekdays above.
+    fields = [_step_from(minute, "0"), _step_from(hour, "0"), _step_from(dom, "1"), _step_from(month.upper(), "1"), dow, "*"]
     return f"cron({' '.join(fields)})"
 
 

@@ -31,7 +31,7 @@ def check_schedules(app_configs=None, **kwargs) -> list:
     for schedule in schedules:
         errors += _check_one(schedule, mode)
     if schedules and mode == "workers":
-        errors += _check_mode_b()
+        errors += _check_mode_b() + _check_lease()
     if schedules and mode == "eventbridge" and not config.role_arn():
         errors.append(Error(
             "SQS_SCHEDULE_MODE is \"eventbridge\" but SQS_SCHEDULER_ROLE_ARN is not set.",
@@ -58,7 +58,12 @@ def _check_one(schedule, mode: str) -> list:
         if kind == "queue":
             # The tick's message must be one the queue's message class can write.
             queue_message(schedule, target, Tick(schedule.name, utcnow_minute()))[0].encode()
-    except (ScheduleError, SQSError) as exc:
+        else:
+            # ... and a task's arguments ones its envelope can carry (JSON).
+            from ..tasks.enqueueing import new_result, sqs_backend_of
+
+            new_result(sqs_backend_of(target), target, schedule.args, schedule.kwargs)
+    except (ScheduleError, SQSError, TypeError, ValueError) as exc:
         found.append(Error(
             f"the target {schedule.target!r} cannot be used: {exc}.",
             hint="A registered queue name (\"queue\"), a django.tasks task path (\"task\"), or @periodic on a receiver or task.",
@@ -100,4 +105,26 @@ def _check_mode_b() -> list:
     return []
 
 
-
+def _check_lease() -> list:
+    found = []
+    for name in ("SQS_SCHEDULE_LEASE", "SQS_SCHEDULE_KEEP"):
+        value = getattr(settings, name, 1)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            found.append(Error(
+                f"{name} is {value!r}; it is a number of seconds, more than 0.",
+                hint=f"Leave {name} out for its default.", obj=name, id="django_sqs.E079",
+            ))
+    if found:
+        return found
+    longest = config.longest_send()
+    lease = config.lease().total_seconds()
+    if lease <= longest:
+        # A send that hangs past the lease and then goes through is the tick sent twice:
+        # another supervisor took the claim over and sent it too.
+        found.append(Warning(
+            f"SQS_SCHEDULE_LEASE is {lease:g} s, and a send to SQS may take up to {longest:g} s (every attempt "
+            "timing out): a tick whose send hangs past the lease is sent again by another supervisor.",
+            hint=f"Leave SQS_SCHEDULE_LEASE out (default {config.DEFAULT_LEASE}) or make it more than {longest:g}.",
+            obj="SQS_SCHEDULE_LEASE", id="django_sqs.W071",
+        ))
+    return found

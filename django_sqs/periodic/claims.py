@@ -26,7 +26,8 @@ import datetime as dt
 
 from django.apps import apps
 from django.db import IntegrityError, connections, router
-from django.db.models import F, Max
+from django.db.models import DateTimeField, ExpressionWrapper, F, Max
+from django.db.models.functions import Now
 from django.utils import timezone
 
 APP_LABEL = "django_sqs_schedules"
@@ -50,14 +51,26 @@ def claim(name: str, tick: dt.datetime, claimant: str):
             row.save(force_insert=True)
         except IntegrityError:
             return None
-        return row
+        return _on_database_clock(row)
     # INSERT … ON CONFLICT DO NOTHING, then read who holds it: every supervisor tries every
     # tick, and the losers' failed inserts would each write an error to the database's log.
     ticks.objects.bulk_create([row], ignore_conflicts=True)
     held = ticks.objects.filter(schedule=name, tick=tick).first()
     if held is None or held.claimed_by != claimant or held.claimed_at != row.claimed_at:
         return None
-    return held
+    return _on_database_clock(held)
+
+
+def _on_database_clock(row):
+    """Restamp a claim just won with the database's clock, on which every supervisor
+    measures the lease (``expired``): hosts' clocks differ, and a host ahead by more than
+    the lease would take a fresh claim over and send its tick twice. The compare-and-set
+    fails if another took the claim over meanwhile: then it is not ours (None)."""
+    ticks = model()
+    if not ticks.objects.filter(pk=row.pk, claimed_by=row.claimed_by, claimed_at=row.claimed_at).update(claimed_at=Now()):
+        return None
+    row.refresh_from_db(fields=["claimed_at"])
+    return row
 
 
 def mark_sent(row, message_id: str) -> None:
@@ -69,16 +82,19 @@ def mark_failed(row, error: str) -> None:
     model().objects.filter(pk=row.pk).update(error=error[:2000])
 
 
-def expired(lease: dt.timedelta, limit: int = 50) -> list:
-    """Unsent rows claimed longer than ``lease`` ago: their claimant is gone."""
-    cutoff = timezone.now() - lease
-    return list(model().objects.filter(sent_at__isnull=True, claimed_at__lt=cutoff).order_by("tick")[:limit])
+def expired(lease: dt.timedelta, names, limit: int = 50) -> list:
+    """Unsent rows of the schedules ``names`` claimed longer than ``lease`` ago: their
+    claimant is gone. Only these schedules': the rows of a schedule removed or renamed
+    (or known only to another release) would otherwise fill ``limit`` for ever."""
+    cutoff = ExpressionWrapper(Now() - lease, output_field=DateTimeField())
+    rows = model().objects.filter(schedule__in=list(names), sent_at__isnull=True, claimed_at__lt=cutoff)
+    return list(rows.order_by("tick")[:limit])
 
 
 def take_over(row, claimant: str) -> bool:
     """Claim an expired row again; True for the one process whose update matched."""
     updated = model().objects.filter(pk=row.pk, sent_at__isnull=True, claimed_at=row.claimed_at).update(
-        claimed_by=claimant, claimed_at=timezone.now(), claims=F("claims") + 1,
+        claimed_by=claimant, claimed_at=Now(), claims=F("claims") + 1,
     )
     return updated == 1
 

@@ -108,14 +108,20 @@ def ticks_between(schedule: Schedule, after: dt.datetime, until: dt.datetime, ke
     return found
 
 
-def due_ticks(schedule: Schedule, after: dt.datetime, now: dt.datetime) -> list[dt.datetime]:
+def due_ticks(
+    schedule: Schedule, after: dt.datetime, now: dt.datetime, running_since: dt.datetime | None = None,
+) -> list[dt.datetime]:
     """The ticks to fire now, given that every tick up to ``after`` was dealt with.
 
-    On-time ticks (within a minute, or within the interval if that is shorter) always fire.
-    Missed ones, after downtime: ``"none"`` drops them, ``"last"`` fires the latest of them,
-    ``"all"`` fires them all, up to ``catch_up_limit`` (the most recent).
+    On-time ticks (within a minute, or within the interval if that is shorter) always fire,
+    and so do the ticks after ``running_since`` (the start of the firing loop's previous
+    round): a round that comes late (a slow query, a loaded host) missed nothing by
+    downtime. Missed ones, after downtime: ``"none"`` drops them, ``"last"`` fires the
+    latest of them, ``"all"`` fires them all, up to ``catch_up_limit`` (the most recent).
     """
     window = ON_TIME if schedule.every is None else min(ON_TIME, schedule.every)
+    if running_since is not None:
+        window = max(window, now - running_since)
     ticks = ticks_between(schedule, after, now, keep_last=schedule.catch_up_limit + int(window.total_seconds()) + 1)
     on_time = [t for t in ticks if now - t < window]
     missed = [t for t in ticks if now - t >= window]

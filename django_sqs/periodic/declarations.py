@@ -58,6 +58,8 @@ def periodic(
 
     def decorate(obj: Any) -> Any:
         kind, target = _target_of(obj)
+        if not isinstance(args, (list, tuple)) or not isinstance(kwargs or {}, dict):
+            raise ConfigurationError(f"@periodic on {target}: args must be a list or tuple and kwargs a dict.")
         schedule = Schedule(
             name=name or target,
             kind=kind,
@@ -117,6 +119,9 @@ def from_settings() -> tuple[list[Schedule], list[str]]:
             continue
         if ("queue" in entry) == ("task" in entry):
             problems.append(f"{where} needs exactly one target: \"queue\": <queue name> or \"task\": <task path>")
+            continue
+        if not isinstance(entry.get("args", ()), (list, tuple)) or not isinstance(entry.get("kwargs", {}), dict):
+            problems.append(f"{where}: \"args\" must be a list and \"kwargs\" a dict")
             continue
         kind = "queue" if "queue" in entry else "task"
         options = {k: v for k, v in entry.items() if k not in ("queue", "task")}

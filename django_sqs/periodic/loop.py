@@ -1,10 +1,11 @@
 """Mode B's firing loop, and the child process ``runreceiver --schedules`` runs it in.
 
 Each supervisor runs one ``Firer``. It wakes at the next tick of any schedule, claims each
-due tick (``claims.claim``) and sends the ones it claimed; every ``lease / 2`` it takes
-over the claims whose claimant died before sending (``claims.take_over``). Nothing is
-coordinated between supervisors but the claims table, so any number of them, on any
-number of hosts, send each tick once.
+due tick (``claims.claim``) and sends the ones it claimed; every 30 s (``lease / 2`` if
+shorter) it takes over the claims whose claimant died before sending
+(``claims.take_over``). Nothing is coordinated between supervisors but the claims table
+(and the database's clock, on which the lease is measured), so any number of them, on any
+number of hosts, claim each tick once.
 
 A failure (the database or SQS down) is logged and the loop goes on: a tick whose claim
 failed is tried again on the next round (the cursor only moves past ticks dealt with); a
@@ -15,16 +16,18 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import mmap
 import os
 import select
 import signal
 import socket
+import struct
 import sys
 import threading
 import time
 from collections.abc import Callable
 
-from django.db import close_old_connections, connections
+from django.db import DatabaseError, close_old_connections, connections
 
 from . import claims, config
 from .cron import due_ticks, fire_times
@@ -35,14 +38,36 @@ from .schedule import Schedule
 logger = logging.getLogger("django_sqs.periodic")
 
 #: Test-only fault injection: "kill-after-claim" makes the firing process SIGKILL itself
-#: right after its first claim, before the send (tests/test_periodic_processes.py).
+#: right after its first claim, before the send (tests/test_periodic_processes.py);
+#: "hang-after-claim" makes it hang there, as a query or a send without a timeout would;
+#: "kill-after-send" kills it between a send and the update that records it.
 FAULT_ENV = "DJANGO_SQS_PERIODIC_FAULT"
+#: With the fault: a file created by the first fault, so that it happens once (not again
+#: in the firing process started in its place).
+FAULT_ONCE_ENV = "DJANGO_SQS_PERIODIC_FAULT_ONCE"
+
+
+def _fault(name: str) -> bool:
+    if os.environ.get(FAULT_ENV) != name:
+        return False
+    once = os.environ.get(FAULT_ONCE_ENV)
+    if not once:
+        return True
+    try:
+        os.close(os.open(once, os.O_CREAT | os.O_EXCL))
+    except FileExistsError:
+        return False
+    return True
+
+
 #: Longest sleep between rounds: a round with nothing due makes no query, and the parent
 #: pid is checked once a round (besides the parent-death signal).
 MAX_SLEEP = 5.0
 #: After a round that failed, wait this long before the next one.
 ERROR_PAUSE = 1.0
 PRUNE_EVERY = dt.timedelta(minutes=10)
+#: The first pause before recording a sent tick again (doubling, within a quarter lease).
+RECORD_PAUSE = 0.5
 
 
 def utcnow() -> dt.datetime:
@@ -58,6 +83,7 @@ class Firer:
         claimant: str | None = None,
         clock: Callable[[], dt.datetime] = utcnow,
         parent_pid: int | None = None,
+        heartbeat: Callable[[], None] = lambda: None,
     ):
         self.schedules = all_schedules() if schedules is None else schedules
         self.lease = lease or config.lease()
@@ -65,7 +91,12 @@ class Firer:
         self.clock = clock
         #: Stop when this process is no longer our parent (it died).
         self.parent_pid = parent_pid
+        #: Called at each round and each tick: the parent kills a firing process that
+        #: stops calling it (``FiringProcess.hung``).
+        self.heartbeat = heartbeat
         self.cursors: dict[str, dt.datetime] = {}
+        #: When the previous round (successful or not) began; None before the first.
+        self.previous_round: dt.datetime | None = None
         self.next_scan = self.next_prune = clock()
         self.stopping = False
         # run() sleeps polling a pipe that request_stop() writes to. A signal handler may
@@ -93,6 +124,7 @@ class Firer:
         sleeper = select.poll()
         sleeper.register(wake_r, select.POLLIN)
         while not self.stopping:
+            self.heartbeat()
             if self.parent_pid is not None and os.getppid() != self.parent_pid:
                 logger.warning("runreceiver pid=%s is gone; firing stops", self.parent_pid)
                 break
@@ -114,14 +146,23 @@ class Firer:
     def round(self) -> None:
         """One pass: fire what is due, then (when its time comes) recover and prune."""
         now = self.clock()
+        # Ticks that came due since the previous round began were not missed by downtime,
+        # however late this round is (up to the lease: a longer pause, the process
+        # suspended, counts as downtime and follows the catch-up policy).
+        running_since = None
+        if self.previous_round is not None and now - self.previous_round <= self.lease:
+            running_since = self.previous_round
+        self.previous_round = now
         for schedule in self.schedules:
             cursor = self.cursor(schedule, now)
-            for tick in due_ticks(schedule, cursor, now):
+            for tick in due_ticks(schedule, cursor, now, running_since):
+                if self.stopping:
+                    return  # the ticks left are caught up from the last claimed one
                 self.fire(schedule, tick)
                 self.cursors[schedule.name] = tick
             self.cursors[schedule.name] = max(self.cursors[schedule.name], now)
         if now >= self.next_scan:
-            self.next_scan = now + self.lease / 2
+            self.next_scan = now + min(self.lease / 2, config.SCAN_AT_MOST_EVERY)
             self.recover()
         if now >= self.next_prune:
             self.next_prune = now + PRUNE_EVERY
@@ -145,13 +186,18 @@ class Firer:
 
     # -- one tick ---------------------------------------------------------------------
     def fire(self, schedule: Schedule, tick: dt.datetime) -> None:
+        self.heartbeat()
         row = claims.claim(schedule.name, tick, self.claimant)
         if row is None:
             return  # another supervisor claimed it
-        if os.environ.get(FAULT_ENV) == "kill-after-claim":
+        if _fault("kill-after-claim"):
             logger.warning("fault injection: killed after claiming schedule=%s tick=%s", schedule.name, tick.isoformat())
             logging.shutdown()
             os.kill(os.getpid(), signal.SIGKILL)
+        if _fault("hang-after-claim"):
+            logger.warning("fault injection: hanging after claiming schedule=%s tick=%s", schedule.name, tick.isoformat())
+            while True:
+                time.sleep(3600)
         self.send(schedule, row)
 
     def send(self, schedule: Schedule, row) -> None:
@@ -161,20 +207,43 @@ class Firer:
             logger.exception("schedule tick not sent schedule=%s tick=%s; another try after the lease", schedule.name, row.tick.isoformat())
             claims.mark_failed(row, f"{type(exc).__name__}: {exc}")
             return
-        claims.mark_sent(row, sent_id)
+        if _fault("kill-after-send"):
+            logger.warning("fault injection: killed after sending schedule=%s tick=%s", schedule.name, row.tick.isoformat())
+            logging.shutdown()
+            os.kill(os.getpid(), signal.SIGKILL)
+        self.record_sent(schedule, row, sent_id)
         logger.info("schedule tick sent schedule=%s tick=%s id=%s", schedule.name, row.tick.isoformat(), sent_id)
+
+    def record_sent(self, schedule: Schedule, row, sent_id: str) -> None:
+        """Mark the row sent, trying again for a quarter of the lease: a row left unsent is
+        taken over after the lease and its tick, already in SQS, sent a second time."""
+        deadline = time.monotonic() + self.lease.total_seconds() / 4
+        pause = RECORD_PAUSE
+        while True:
+            try:
+                claims.mark_sent(row, sent_id)
+                return
+            except DatabaseError:
+                if time.monotonic() + pause > deadline:
+                    raise
+                logger.warning(
+                    "schedule tick sent but not recorded schedule=%s tick=%s id=%s; trying again in %ss",
+                    schedule.name, row.tick.isoformat(), sent_id, pause, exc_info=True,
+                )
+                time.sleep(pause)
+                pause = min(pause * 2, 5.0)
+                close_old_connections()  # drops the broken connection; the next query reconnects
 
     def recover(self) -> None:
         by_name = {s.name: s for s in self.schedules}
-        for row in claims.expired(self.lease):
-            schedule = by_name.get(row.schedule)
-            if schedule is None or not claims.take_over(row, self.claimant):
-                continue  # a schedule this process does not know, or another took it
+        for row in claims.expired(self.lease, by_name):
+            if not claims.take_over(row, self.claimant):
+                continue  # another took it
             logger.warning(
                 "schedule tick recovered schedule=%s tick=%s from claimant=%s (unsent after the lease)",
                 row.schedule, row.tick.isoformat(), row.claimed_by,
             )
-            self.send(schedule, row)
+            self.send(by_name[row.schedule], row)
 
 
 # -- the child process of runreceiver --schedules -----------------------------------------
@@ -182,8 +251,11 @@ class FiringProcess:
     """The firing loop in a child process of ``runreceiver`` (forked before any worker,
     so no thread is copied). It ends on SIGTERM/SIGINT from ``stop()``, and with the
     parent if the parent dies (Linux parent-death signal). If it dies otherwise (killed,
-    out of memory), a watcher thread logs it and starts another, with backoff: the
-    schedules never stop silently while runreceiver runs."""
+    out of memory), a watcher thread logs it and starts another, with backoff; if it
+    hangs (a query or a send that never returns: its heartbeat, written in shared memory
+    at each round and tick, stops for longer than the lease and a minute), the watcher
+    kills it, which starts another: the schedules never stop silently while runreceiver
+    runs."""
 
     #: Watcher period, and the restart backoff (doubling while the process keeps dying young).
     WATCH_EVERY = 1.0
@@ -191,9 +263,17 @@ class FiringProcess:
     RESTART_CAP = 30.0
     HEALTHY_AFTER = 10.0
 
+    #: Beyond the lease (longer than any send, check W071), how long a silent firing
+    #: process is given before it is taken for hung.
+    HANG_MARGIN = 60.0
+
     def __init__(self):
         self.pid: int | None = None
         self.started = 0.0
+        # Anonymous shared memory, inherited by the forked child: the monotonic time of its
+        # last heartbeat (CLOCK_MONOTONIC is one clock for every process of the host).
+        self._beat = mmap.mmap(-1, 8)
+        self.hang_after = config.lease().total_seconds() + self.HANG_MARGIN
         self.stopping = threading.Event()
         self.restarts = 0
 
@@ -211,12 +291,20 @@ class FiringProcess:
         if pid == 0:
             self._child(parent)
         self.pid, self.started = pid, time.monotonic()
+        self._beat[:] = struct.pack("d", self.started)
         logger.info("schedules firing process started pid=%s", pid)
 
     def _watch(self) -> None:
         quick = 0
         while not self.stopping.wait(self.WATCH_EVERY):
             why = self._ended()
+            if why is None and self.hung() and not self.stopping.is_set():
+                logger.error(
+                    "schedules firing process pid=%s hung (silent for %.0fs, more than the lease and %.0fs); killing it",
+                    self.pid, self.silent_for(), self.HANG_MARGIN,
+                )
+                os.kill(self.pid, signal.SIGKILL)
+                continue  # reaped and restarted at the next check
             if why is None or self.stopping.is_set():
                 continue
             lived = time.monotonic() - self.started
@@ -227,6 +315,16 @@ class FiringProcess:
                 return
             self.restarts += 1
             self._fork()
+
+    def beat(self) -> None:
+        """In the child: I am alive."""
+        self._beat[:] = struct.pack("d", time.monotonic())
+
+    def silent_for(self) -> float:
+        return time.monotonic() - struct.unpack("d", self._beat[:])[0]
+
+    def hung(self) -> bool:
+        return self.silent_for() > self.hang_after
 
     def _ended(self) -> str | None:
         """Why the child ended, or None while it runs."""
@@ -246,7 +344,7 @@ class FiringProcess:
         try:
             os.setpgid(0, 0)  # a terminal's Ctrl-C reaches runreceiver, which stops us
             _die_with_parent()
-            firer = Firer(parent_pid=parent)
+            firer = Firer(parent_pid=parent, heartbeat=self.beat)
             for signum in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(signum, lambda *_: firer.request_stop())
             firer.run()

@@ -90,7 +90,7 @@ class Schedule:
             found.append(f"timezone {self.timezone!r} is not an IANA time zone name")
         if self.catch_up not in CATCH_UP_POLICIES:
             found.append(f"catch_up must be one of {', '.join(CATCH_UP_POLICIES)}; got {self.catch_up!r}")
-        if not isinstance(self.catch_up_limit, int) or self.catch_up_limit < 1:
+        if not isinstance(self.catch_up_limit, int) or isinstance(self.catch_up_limit, bool) or self.catch_up_limit < 1:
             found.append(f"catch_up_limit must be a positive int; got {self.catch_up_limit!r}")
         return found
 
@@ -103,5 +103,8 @@ def _seconds(every: Any) -> Any:
 def as_timedelta(every: Any) -> Any:
     """``every`` as given in SQS_SCHEDULES: a timedelta or a number of seconds."""
     if isinstance(every, (int, float)) and not isinstance(every, bool):
-        return dt.timedelta(seconds=every)
+        try:
+            return dt.timedelta(seconds=every)
+        except (ValueError, OverflowError):  # nan, inf, too large: problems() names it
+            return every
     return every

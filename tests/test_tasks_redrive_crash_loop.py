@@ -162,3 +162,17 @@ def test_a_plain_resend_runs_once_more_when_the_old_attempt_is_orphaned(sqs, set
     result.refresh()
     assert result.status == TaskResultStatus.SUCCESSFUL and result.attempts == 2
     assert counts(sqs, DEFAULT) == {"visible": 0, "in_flight": 0, "delayed": 0}
+
+
+def test_the_redrive_mark_names_the_latest_dead_letter_message_and_fits_sqs_s_attribute_limit():
+    from django_sqs.dead_letters import REDRIVEN_FROM, resend_entry
+
+    marked = resend_entry({"MessageId": "b", "Body": "x", "MessageAttributes": {
+        REDRIVEN_FROM: {"DataType": "String", "StringValue": "a"}}}, fifo=False, redrive=True)
+    assert marked["MessageAttributes"] == {REDRIVEN_FROM: {"DataType": "String", "StringValue": "b"}}
+    full = {f"a{n}": {"DataType": "String", "StringValue": "v"} for n in range(10)}
+    entry = resend_entry({"MessageId": "b", "Body": "x", "MessageAttributes": full}, fifo=False, redrive=True)
+    assert entry["MessageAttributes"] == full
+    # Moved to the dead-letter queue again, it is no longer marked.
+    moved = resend_entry({"MessageId": "c", "Body": "x", "MessageAttributes": marked["MessageAttributes"]}, fifo=False)
+    assert "MessageAttributes" not in moved

@@ -176,3 +176,37 @@ def test_the_redrive_mark_names_the_latest_dead_letter_message_and_fits_sqs_s_at
     # Moved to the dead-letter queue again, it is no longer marked.
     moved = resend_entry({"MessageId": "c", "Body": "x", "MessageAttributes": marked["MessageAttributes"]}, fifo=False)
     assert "MessageAttributes" not in moved
+
+
+def test_a_task_killed_until_sqs_moved_it_runs_once_more_after_sqs_redrive(server, tmp_path, settings):
+    """The crash loop for real: workers SIGKILLed mid-task until the redrive policy
+    (``maxReceiveCount`` 2, set outside django_sqs) moves the message, then ``sqs_redrive``."""
+    import time
+
+    from django_sqs.client import get_client
+    from tests.test_tasks_review import _killed_after, _rescue
+
+    options = {"MAX_ATTEMPTS": MAX_ATTEMPTS, "DEAD_LETTER_QUEUE": True, "VISIBILITY_TIMEOUT": 1}
+    use_backend(settings, **options)
+    call_command("sqs_create_queues", DEFAULT)
+    client = get_client()
+    url = provisioning.queue_url(registry.get(DEFAULT))
+    policy = json.loads(client.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])
+                        ["Attributes"]["RedrivePolicy"])
+    client.set_queue_attributes(QueueUrl=url, Attributes={"RedrivePolicy": json.dumps({**policy, "maxReceiveCount": 2})})
+    result = tasks.attempt_and_id.enqueue()
+    for _ in range(2):
+        _killed_after("django_sqs.tasks.running:TaskRun.start", server, tmp_path, options)
+        time.sleep(1.5)  # the killed worker's message visible again
+    moved, log = _rescue(server, tmp_path, options, wait_seconds=0)  # the third receive: SQS moves it
+    assert moved == [], log
+    assert counts(client, DLQ)["visible"] == 1, log
+    result.refresh()
+    assert result.status == TaskResultStatus.RUNNING and result.attempts == 2
+    call_command("sqs_redrive", DEFAULT)
+    later, log = _rescue(server, tmp_path, options, wait_seconds=0)
+    assert [r["attempt"] for r in later] == [3], log
+    result.refresh()
+    assert result.status == TaskResultStatus.SUCCESSFUL and result.attempts == 3
+    assert [e.exception_class_path for e in result.errors] == ["django_sqs.tasks.attempts.AttemptLost"] * 2
+    assert counts(client, DEFAULT) == counts(client, DLQ) == {"visible": 0, "in_flight": 0, "delayed": 0}

@@ -29,6 +29,13 @@ REDRIVE_VISIBILITY_TIMEOUT = 60
 #: ``Redrive`` long-polls for this long, so that an empty answer means an empty queue.
 REDRIVE_WAIT_SECONDS = 1
 _ATTRIBUTE_FIELDS = ("DataType", "StringValue", "BinaryValue")
+#: Message attribute an operator's redrive (``sqs_redrive``, the dashboard's redrive and
+#: retry) puts on each message it sends back: the dead-letter message id it came from. A
+#: message in the dead-letter queue is held by no worker, so a task message carrying it is
+#: not a second copy of a run still going (``django_sqs.tasks.attempts``).
+REDRIVEN_FROM = "django_sqs.redriven_from"
+#: SQS's most message attributes on one message: the mark is left off a message that has them all.
+MAX_MESSAGE_ATTRIBUTES = 10
 
 
 def queue_of(full_name: str) -> tuple[RegisteredQueue, str | None]:
@@ -39,16 +46,20 @@ def queue_of(full_name: str) -> tuple[RegisteredQueue, str | None]:
     raise UnknownQueue(f"No registered queue has the SQS name {full_name!r}.")
 
 
-def resend_entry(record: dict, *, fifo: bool) -> dict[str, Any]:
+def resend_entry(record: dict, *, fifo: bool, redrive: bool = False) -> dict[str, Any]:
     """SendMessage parameters that put a received message, body and message attributes
     as they were, into another queue. On a FIFO queue the message keeps its group, and
     its deduplication id is derived from its message id: sent twice within SQS's
-    5-minute window (a retry, an interrupted redrive), it is kept once."""
+    5-minute window (a retry, an interrupted redrive), it is kept once. ``redrive``: it
+    goes back from a dead-letter queue, marked with ``REDRIVEN_FROM``."""
     entry: dict[str, Any] = {"MessageBody": record.get("Body", "")}
     attributes = {
         name: {k: v for k, v in value.items() if k in _ATTRIBUTE_FIELDS}
         for name, value in (record.get("MessageAttributes") or {}).items()
+        if name != REDRIVEN_FROM  # a message redriven twice: marked by the latest redrive only
     }
+    if redrive and len(attributes) < MAX_MESSAGE_ATTRIBUTES:
+        attributes[REDRIVEN_FROM] = {"DataType": "String", "StringValue": record["MessageId"]}
     if attributes:
         entry["MessageAttributes"] = attributes
     if fifo:
@@ -167,7 +178,7 @@ class Redrive:
     def _send(self, url: str, records: list[dict]) -> list[dict]:
         if not records:
             return []
-        entries = [resend_entry(r, fifo=self.rq.fifo) for r in records]
+        entries = [resend_entry(r, fifo=self.rq.fifo, redrive=True) for r in records]
         sizes = [message_size(e["MessageBody"], e.get("MessageAttributes", {})) for e in entries]
         ids: list[str | None] = [None] * len(entries)
         try:

@@ -79,6 +79,25 @@ def test_a_cut_off_last_attempt_is_given_up():
     assert (verdict.action, verdict.attempt, verdict.lost) == (attempts.GIVE_UP, 3, True)
 
 
+@pytest.mark.parametrize(
+    "redriven_from, orphaned, started, expected",
+    [
+        ("old", False, 2, (attempts.RUN, 3, True)),  # redriven from the crash-looped message itself
+        ("old", False, 3, (attempts.RUN, 4, True)),  # one more, even past max_attempts
+        ("other", False, 2, (attempts.SKIP, 2, False)),  # another copy of a redrive that runs
+        ("", False, 2, (attempts.SKIP, 2, False)),  # a plain copy: may be a live run's twin
+        ("", True, 2, (attempts.RUN, 3, True)),  # past the 12-hour cap no run holds "old"
+        ("", True, 3, (attempts.GIVE_UP, 3, True)),
+    ],
+)
+def test_a_task_left_running_by_another_message(redriven_from, orphaned, started, expected):
+    verdict = attempts.decide(
+        envelope_attempt=1, message_id="m", stored=_stored(S.RUNNING, started), stored_message_id="old",
+        max_attempts=3, redriven_from=redriven_from, orphaned=orphaned,
+    )
+    assert (verdict.action, verdict.attempt, verdict.lost) == expected
+
+
 def test_the_redrive_policy_is_a_safety_net_with_room_for_receives_that_did_not_run_the_task():
     assert TaskOptions.read({"MAX_ATTEMPTS": 3}).max_receive_count == 3 + RECEIVE_HEADROOM == 503
     # MAX_ATTEMPTS stops where the safety net would pass SQS's 1000.

@@ -215,7 +215,7 @@ def retry(sources: list[RegisteredQueue], suffix: str | None, dlq_full_name: str
         if target_url is None:
             raise QueueDoesNotExist(f"queue {source.full_name(suffix)!r} does not exist")
         with wrap_errors("SendMessage", source.full_name(suffix)):
-            new_id = get_client().send_message(QueueUrl=target_url, **resend_entry(record, fifo=source.fifo))["MessageId"]
+            new_id = get_client().send_message(QueueUrl=target_url, **resend_entry(record, fifo=source.fifo, redrive=True))["MessageId"]
         try:
             _delete(url, dlq_full_name, record)
         except SQSError as exc:  # sent: the page and the audit trail must say so (else retried twice)

@@ -7,6 +7,9 @@ the task, so none of them is an attempt. Instead:
 
 - the envelope carries the attempt its message is for (1 when enqueued); a retry is a new
   message for the next attempt;
+- a message an operator's redrive sent back from the dead-letter queue (``sqs_redrive``,
+  the dashboard) is marked so (``dead_letters.REDRIVEN_FROM``): its task runs once more,
+  also when its result was left RUNNING by a crash loop that SQS's redrive policy ended;
 - with a result store, ``worker_ids`` holds one entry per attempt that started, so a run cut
   off by a kill is counted too: the message comes back (the same SQS message id) and finds
   its result still RUNNING. The store also tells a copy of the task (another message id,
@@ -50,8 +53,14 @@ def decide(
     stored: TaskResult | None,
     stored_message_id: str,
     max_attempts: int,
+    redriven_from: str = "",
+    orphaned: bool = False,
 ) -> Verdict:
-    """What to do with a task message for ``envelope_attempt``, given its stored result."""
+    """What to do with a task message for ``envelope_attempt``, given its stored result.
+
+    ``redriven_from``: the dead-letter message id an operator's redrive sent it back from.
+    ``orphaned``: the stored attempt started longer ago than SQS lets a worker hold a
+    message (12 hours), so no live run holds its message any more."""
     if stored is None:  # no store, or enqueued without one
         return Verdict(RUN, envelope_attempt)
     started = len(stored.worker_ids)  # attempts that started, killed ones included
@@ -63,9 +72,21 @@ def decide(
     if status == TaskResultStatus.SUCCESSFUL:
         return Verdict(SKIP, started, "it already succeeded")
     if status == TaskResultStatus.RUNNING:
-        if not same_message:
+        if redriven_from and redriven_from == stored_message_id:
+            # RUNNING from the very message an operator's redrive took out of the dead-letter
+            # queue: SQS's redrive policy moved it there (keeping its id) in a crash loop, each
+            # receive's worker killed. A message in the dead-letter queue is held by no worker,
+            # so that attempt was cut off; the redrive asks for one more, even past
+            # ``max_attempts``. (Another copy of the same redrive finds this copy's id stored.)
+            return Verdict(RUN, started + 1, lost=True)
+        if not same_message and not orphaned:
+            # A second copy (a crash between a re-send and the delete of the original): not
+            # run alongside. The caller keeps it rather than delete it when that attempt
+            # started more than a visibility timeout ago (it may have been cut off, and its
+            # message moved to the dead-letter queue; this copy may be its redrive).
             return Verdict(SKIP, started, f"attempt {started} runs from message {stored_message_id}")
-        # This very message started attempt ``started`` and came back: its worker was cut off.
+        # This very message (or, orphaned, any copy) started attempt ``started`` and came
+        # back: its worker was cut off.
         if started >= max_attempts:
             return Verdict(GIVE_UP, started, "its last attempt was cut off", lost=True)
         return Verdict(RUN, started + 1, lost=True)

@@ -35,6 +35,7 @@ from django.utils.module_loading import import_string
 
 from .. import naming
 from ..conf import MAX_VISIBILITY_TIMEOUT, settings
+from ..dead_letters import REDRIVEN_FROM
 from ..exceptions import BadMessage, RestartLater, SQSError
 from ..message import Message
 from ..sending import MAX_DELAY_SECONDS
@@ -196,6 +197,7 @@ class TaskRun:
             verdict = attempts.decide(
                 envelope_attempt=self.envelope.attempt, message_id=self.message.id or "",
                 stored=stored, stored_message_id=stored_message_id, max_attempts=self.max_attempts,
+                redriven_from=self.redriven_from, orphaned=self.orphaned(stored),
             )
             if verdict.lost and (contested or self.started_lately(stored)):
                 # RUNNING from this very message, claimed since our read or less than a
@@ -211,6 +213,8 @@ class TaskRun:
                 )
                 raise RestartLater(delay=delay, reason="another receive of this message runs it", logged=True)
             if verdict.action == attempts.SKIP:
+                if stored.status == TaskResultStatus.RUNNING and not self.started_lately(stored):
+                    self.hold(verdict, stored)
                 logger.info(
                     "task not run: %s queue=%s id=%s message_id=%s task=%s",
                     verdict.reason, self.message.queue_name, self.envelope.id, self.message.id, self.envelope.task,
@@ -225,6 +229,36 @@ class TaskRun:
             contested = True
         logger.info("task not run: another copy claimed it queue=%s id=%s", self.message.queue_name, self.envelope.id)
         return False
+
+    @property
+    def redriven_from(self) -> str:
+        """The dead-letter message id an operator's redrive (``sqs_redrive``, the
+        dashboard's redrive or retry) sent this message back from; "" if none did."""
+        mark = self.message.message_attributes.get(REDRIVEN_FROM) or {}
+        return mark.get("StringValue") or ""
+
+    def orphaned(self, stored: TaskResult | None) -> bool:
+        """Whether the stored attempt started longer ago than SQS lets a worker hold its
+        message (the heartbeat stops at the 12-hour cap): no live run holds it any more."""
+        started = stored.last_attempted_at if stored else None
+        return started is not None and (timezone.now() - started).total_seconds() >= MAX_VISIBILITY_TIMEOUT
+
+    def hold(self, verdict: attempts.Verdict, stored: TaskResult) -> None:
+        """Keep a copy of a task whose attempt, from another message, started more than a
+        visibility timeout ago, until that attempt is orphaned: it may be a run kept alive
+        by its heartbeat (not to be run alongside), or one cut off whose message SQS's
+        redrive policy moved to the dead-letter queue, and this copy its redrive by a plain
+        re-send (SQS's StartMessageMoveTask). Deleted, that redrive would be lost."""
+        started = stored.last_attempted_at
+        delay = MAX_VISIBILITY_TIMEOUT - int((timezone.now() - started).total_seconds()) + 1
+        delay = max(1, min(delay, MAX_VISIBILITY_TIMEOUT))
+        logger.warning(
+            "task not run yet: %s, which started more than a visibility timeout ago; keeping this copy for %ss "
+            "(it runs then if that attempt has not moved on; sqs_redrive runs it at once) "
+            "queue=%s id=%s message_id=%s task=%s",
+            verdict.reason, delay, self.message.queue_name, self.envelope.id, self.message.id, self.envelope.task,
+        )
+        raise RestartLater(delay=delay, reason="another message's attempt may still run", logged=True)
 
     def run_sync(self) -> None:
         try:

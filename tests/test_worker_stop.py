@@ -4,6 +4,7 @@ on time even when SQS never answers."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -268,3 +269,28 @@ def test_sigquit_to_a_supervisor_stops_its_children_at_once(server, tmp_path):
         assert not worker.records(phase="end")
         assert worker.log().count("abandoned") >= 2
     assert counts("t__work") == (28, 2)  # the unstarted ones back at once, the two in hand hidden
+
+
+def _pbkdf2_iterations(seconds: float) -> int:
+    """How many PBKDF2 iterations keep a thread inside one C call for about ``seconds``."""
+    start = time.monotonic()
+    hashlib.pbkdf2_hmac("sha256", b"x", b"y", 200_000)
+    return int(200_000 * seconds / max(time.monotonic() - start, 1e-3))
+
+
+def test_sigterm_gives_unstarted_messages_back_while_the_main_thread_is_inside_a_c_call(server, tmp_path):
+    """With --threads 1, a receiver inside one long C call (a computation, a blocking
+    database client) runs no Python signal handler until it returns: the give-back must
+    not wait for that (the docs: "whatever the main thread is doing")."""
+    iterations = _pbkdf2_iterations(10)
+    send_many("work", [{"cpu": iterations, "n": i} for i in range(4)])
+    with ReceiverProcess(tmp_path, server.url, "work") as worker:
+        worker.wait_for(lambda: worker.records(phase="start"), message="the first message to start")
+        wait_until(lambda: counts("t__work") == (0, 4), 10, message="all four held by the worker", log=worker.log)
+        worker.signal(signal.SIGTERM)
+        wait_until(lambda: counts("t__work") == (3, 1), 4, message="three given back", log=worker.log)
+        assert not worker.records(phase="end"), "given back while the receiver is still inside its C call"
+        assert worker.wait(40) == 0
+        assert len(worker.records(phase="end")) == 1
+        assert "stopping on SIGTERM" in worker.log()
+    assert counts("t__work") == (3, 0)

@@ -74,6 +74,7 @@ DUMP_SIGNAL = signal.SIGUSR1
 HANDLED_SIGNALS = (*STOP_SIGNALS, QUIT_SIGNAL, DUMP_SIGNAL)
 #: Bytes on the stopper thread's pipe.
 _WAKE_STOP, _WAKE_DUMP = b"x", b"d"
+_STOP_NUMBERS = frozenset(int(s) for s in (*STOP_SIGNALS, QUIT_SIGNAL))
 
 EXIT_OK = 0  # burst found the queues empty, the limit was reached, or stopped cleanly
 EXIT_CRASHED = 1  # the poller died of a bug: a supervisor restarts the process
@@ -173,6 +174,7 @@ class Worker:
         self._fifo_wait_until: float | None = None
         self._last_watch = 0.0
         self._saved_handlers: dict[int, object] = {}
+        self._saved_wakeup_fd = -1
         self._outage_since: float | None = None
         self._outage_logged = 0.0
         self._outage_began = ""
@@ -306,6 +308,9 @@ class Worker:
                 return
             if not data:  # the write end closed: the worker is done
                 return
+            for signum in data:  # the wakeup fd: one byte (its number) per signal delivered
+                if signum in _STOP_NUMBERS:
+                    self.request_stop(signum)
             if _WAKE_DUMP in data:
                 dump_stacks(f"queue={','.join(self.names)}")
             if _WAKE_STOP in data and not stopped:
@@ -483,12 +488,22 @@ class Worker:
         )
 
     def install_signal_handlers(self) -> None:
+        # The stop signals are acted on by the stopper thread, which reads their numbers
+        # from the wakeup fd: Python's C-level handler writes them there at once, while a
+        # Python-level handler runs only when the main thread next runs Python code (a
+        # receiver inside one long C call, a computation or a blocking client library,
+        # would hold the give-back back until it returns). Those handlers only keep the
+        # default action (exit) away.
         for signum in (*STOP_SIGNALS, QUIT_SIGNAL):
-            self._saved_handlers[signum] = signal.signal(signum, lambda num, frame: self.request_stop(num))
+            self._saved_handlers[signum] = signal.signal(signum, lambda num, frame: None)
         self._saved_handlers[DUMP_SIGNAL] = signal.signal(DUMP_SIGNAL, lambda num, frame: self._wake(_WAKE_DUMP))
+        os.set_blocking(self._wake_write, False)  # set_wakeup_fd wants it so
+        self._saved_wakeup_fd = signal.set_wakeup_fd(self._wake_write, warn_on_full_buffer=False)
 
     def restore_signal_handlers(self) -> None:
         """In-process runs (``call_command`` in a test or a script) get their handlers back."""
+        if self._saved_handlers:
+            signal.set_wakeup_fd(self._saved_wakeup_fd)
         for signum, handler in self._saved_handlers.items():
             signal.signal(signum, handler)
         self._saved_handlers.clear()

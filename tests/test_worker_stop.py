@@ -294,3 +294,23 @@ def test_sigterm_gives_unstarted_messages_back_while_the_main_thread_is_inside_a
         assert len(worker.records(phase="end")) == 1
         assert "stopping on SIGTERM" in worker.log()
     assert counts("t__work") == (3, 0)
+
+
+def test_a_second_sigterm_exits_at_once_while_the_give_back_hangs(server, tmp_path):
+    """SQS never answers, so the give-back of the first SIGTERM hangs (two attempts of 5 s):
+    the operator's second SIGTERM must still exit at once, as documented."""
+    send_many("work", [{"sleep": 20, "n": i} for i in range(4)])
+    proxy = TCPProxy(server.port)
+    try:
+        with ReceiverProcess(tmp_path, proxy.url, "work") as worker:
+            worker.wait_for(lambda: worker.records(phase="start"), message="the first message to start")
+            wait_until(lambda: counts("t__work") == (0, 4), 10, message="all four held by the worker", log=worker.log)
+            proxy.hang()
+            worker.signal(signal.SIGTERM)
+            worker.wait_for(lambda: "stopping on SIGTERM" in worker.log(), 5, message="the stop announced")
+            time.sleep(1.0)  # the give-back is on its way to a server that never answers
+            worker.signal(signal.SIGTERM)
+            assert worker.wait(3) == 128 + signal.SIGTERM, worker.log()
+            assert "second signal, exiting at once" in worker.log()
+    finally:
+        proxy.close()

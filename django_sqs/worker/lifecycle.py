@@ -315,10 +315,15 @@ class Worker:
                 dump_stacks(f"queue={','.join(self.names)}")
             if _WAKE_STOP in data and not stopped:
                 stopped = True
-                self._begin_stop()
-                self._stop_done.set()
-            if self._quit and stopped:
-                self._quit_now()
+                # In a thread of its own: this one must go on reading, so that a second
+                # signal exits at once even while the give-back waits for SQS.
+                threading.Thread(target=self._stop_work, name="django-sqs-give-back", daemon=True).start()
+
+    def _stop_work(self) -> None:
+        self._begin_stop()
+        self._stop_done.set()
+        if self._quit:
+            self._quit_now()
 
     def _begin_stop(self) -> None:
         signals.emit(signals.worker_stopping, type(self), queues=self.names, pid=os.getpid(), reason=self.reason)

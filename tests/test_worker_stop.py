@@ -314,3 +314,16 @@ def test_a_second_sigterm_exits_at_once_while_the_give_back_hangs(server, tmp_pa
             assert "second signal, exiting at once" in worker.log()
     finally:
         proxy.close()
+
+
+def test_burst_says_what_it_left_in_the_queue_for_later(server, tmp_path):
+    """A RestartLater(delay=30) is due after the burst's wait cap: the burst exits without
+    it (the docs: left to the next run), and says so, with its id, so that a script's
+    operator knows the queue is not empty."""
+    ids = send_many("work", [{"n": 1}, {"n": 2, "action": "restart_once", "delay": 30}])
+    with ReceiverProcess(tmp_path, server.url, "work", "--burst", env=SHORT_POLLS) as worker:
+        assert worker.wait(30) == 0
+        log = worker.log()
+    assert "--burst left 1 message(s) in the queue for later" in log, log
+    assert ids[1] in log.split("left 1 message(s)")[1].splitlines()[0], log
+    assert counts("t__work") == (0, 1), log

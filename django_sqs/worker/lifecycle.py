@@ -38,7 +38,7 @@ from ..registered_queue import RegisteredQueue
 from . import requests
 from .connections import finish_connections
 from .deleting import FLUSH_AFTER, Deleter
-from .dispatch import Counter, Dispatcher
+from .dispatch import BACK_WAIT_CAP, Counter, Dispatcher
 from .handlers import Handlers
 from .heartbeat import Heartbeat
 from .polling import MAX_MESSAGES_PER_RECEIVE, Poller
@@ -224,6 +224,13 @@ class Worker:
                 os.close(self._wake_write)  # the stopper thread reads the end of the pipe
                 self._stopper_thread.join(1.0)
                 os.close(self._wake_read)
+        later = self.dispatcher.left_for_later
+        if self.burst and self.reason == "empty" and later:
+            # "empty" would read as "nothing left": say what the next run will find.
+            logger.warning(
+                "--burst left %d message(s) in the queue for later (due in over %.0fs) queue=%s ids=%s",
+                len(later), BACK_WAIT_CAP, ",".join(self.names), ids(later),
+            )
         logger.info(
             "worker stopped queues=%s pid=%s handled=%d reason=%s",
             ",".join(self.names), os.getpid(), self.counter.value, self.reason,

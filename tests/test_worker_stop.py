@@ -327,3 +327,42 @@ def test_burst_says_what_it_left_in_the_queue_for_later(server, tmp_path):
     assert "--burst left 1 message(s) in the queue for later" in log, log
     assert ids[1] in log.split("left 1 message(s)")[1].splitlines()[0], log
     assert counts("t__work") == (0, 1), log
+
+
+def test_fifo_groups_keep_their_order_across_a_stop_and_a_restart(server, tmp_path):
+    """Two groups, --threads 2, SIGTERM while A's first (slow) message runs: what is given
+    back runs after a restart, each message once, each group in order."""
+    send_many("groups.fifo", [{"n": i, "sleep": 3 if i == 0 else 0.1} for i in range(4)], group_id="A")
+    send_many("groups.fifo", [{"n": i, "sleep": 0.3} for i in range(6)], group_id="B")
+    with ReceiverProcess(tmp_path, server.url, "groups.fifo", "--threads", "2") as first:
+        first.wait_for(lambda: first.records(phase="start", group="A"), message="A's first to start")
+        first.signal(signal.SIGTERM)
+        assert first.wait(20) == 0, first.log()
+        ends = first.records(phase="end")
+    with ReceiverProcess(tmp_path, server.url, "groups.fifo", "--burst", env=SHORT_POLLS) as second:
+        assert second.wait(60) == 0, second.log()
+        ends += second.records(phase="end")
+    for group, size in (("A", 4), ("B", 6)):
+        order = [r["body"]["n"] for r in ends if r["group"] == group]
+        assert order == list(range(size)), (group, order, first.log(), second.log())
+    assert counts("t__groups.fifo") == (0, 0)
+
+
+def test_a_coroutine_hanging_through_a_stop_then_sigkill_loses_only_itself(server, tmp_path):
+    """A coroutine receiver that never returns holds the stop (the messages in hand
+    finish); the process manager's SIGKILL at the end of its grace period must leave
+    only that message to come back: the others, handled meanwhile, are deleted."""
+    send_many("work_async", [{"sleep": 3600, "n": 0}] + [{"sleep": 0.2, "n": i} for i in range(1, 9)])
+    with ReceiverProcess(tmp_path, server.url, "work_async", "--threads", "4") as worker:
+        worker.wait_for(lambda: any(r["body"]["n"] == 0 for r in worker.records(phase="start")), message="the hang")
+        worker.signal(signal.SIGTERM)
+        worker.wait_for(lambda: "released" in worker.log() or len(worker.records(phase="end")) >= 8, 10,
+                        message="the unstarted given back")
+        time.sleep(3)  # the grace period
+        assert worker.process.poll() is None, "the stop waits for the message in hand"
+        worker.signal(signal.SIGKILL)
+        worker.wait(5)
+        ended = len(worker.records(phase="end"))
+    visible, in_flight = counts("t__work_async")
+    assert in_flight == 1, (visible, in_flight, ended)
+    assert visible == 8 - ended

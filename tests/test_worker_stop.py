@@ -366,3 +366,25 @@ def test_a_coroutine_hanging_through_a_stop_then_sigkill_loses_only_itself(serve
     visible, in_flight = counts("t__work_async")
     assert in_flight == 1, (visible, in_flight, ended)
     assert visible == 8 - ended
+
+
+def test_a_stop_against_a_slow_sqs_deletes_everything_it_handled(server, tmp_path):
+    """Every answer 4 s late (just under the short client's 5 s read timeout): the last
+    deletes of a stop must all land within its deadline, so that nothing handled runs
+    again. (A receive on its way may still hit the deadline: its answer and the give-back
+    of what it brought take 4 s each; see the review's report.)"""
+    send_many("work", [{"sleep": 0.02, "n": i} for i in range(100)])
+    proxy = TCPProxy(server.port)
+    try:
+        with ReceiverProcess(tmp_path, proxy.url, "work", "--threads", "4") as worker:
+            worker.wait_for(lambda: len(worker.records(phase="end")) >= 5, message="a few handled")
+            proxy.delay = 4.0
+            time.sleep(9)  # deletes pile up behind the slow requests
+            worker.signal(signal.SIGTERM)
+            assert worker.wait(40) == 0
+            log = worker.log()
+            ended = len(worker.records(phase="end"))
+    finally:
+        proxy.close()
+    assert "not deleted" not in log and "delete failed" not in log, log
+    print(f"slow SQS stop: handled={ended} counts={counts('t__work')}")  # noqa: T201

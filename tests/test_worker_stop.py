@@ -388,3 +388,20 @@ def test_a_stop_against_a_slow_sqs_deletes_everything_it_handled(server, tmp_pat
         proxy.close()
     assert "not deleted" not in log and "delete failed" not in log, log
     print(f"slow SQS stop: handled={ended} counts={counts('t__work')}")  # noqa: T201
+
+
+def test_sigquit_stops_at_once_even_when_sqs_never_answers(server, tmp_path):
+    """SIGQUIT is the immediate stop: against an endpoint that never answers, the give-back
+    and the last deletes are tried for QUIT_DEADLINE (3 s) in all, not each for its
+    own request deadlines (about 14 s)."""
+    send_many("work", [{"sleep": 30, "n": i} for i in range(4)])
+    proxy = TCPProxy(server.port)
+    try:
+        with ReceiverProcess(tmp_path, proxy.url, "work") as worker:
+            worker.wait_for(lambda: worker.records(phase="start"), message="the first message to start")
+            wait_until(lambda: counts("t__work") == (0, 4), 10, message="all four held by the worker", log=worker.log)
+            proxy.hang()
+            worker.signal(signal.SIGQUIT)
+            assert worker.wait(3 + 3) == 128 + signal.SIGQUIT, worker.log()
+    finally:
+        proxy.close()

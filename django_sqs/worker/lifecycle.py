@@ -327,6 +327,12 @@ class Worker:
                 threading.Thread(target=self._stop_work, name="django-sqs-give-back", daemon=True).start()
 
     def _stop_work(self) -> None:
+        if self._quit:
+            # The immediate stop ends within QUIT_DEADLINE, give-back included, whatever
+            # SQS does (its requests alone may take 14 s against an endpoint that hangs).
+            timer = threading.Timer(QUIT_DEADLINE, self._quit_exit)
+            timer.daemon = True
+            timer.start()
         self._begin_stop()
         self._stop_done.set()
         if self._quit:
@@ -343,11 +349,11 @@ class Worker:
     def _quit_now(self) -> None:
         """SIGQUIT: the unstarted messages are back (``_begin_stop``); flush the deletes of
         the handled ones, then exit without waiting for the messages in hand."""
-        timer = threading.Timer(QUIT_DEADLINE, os._exit, (128 + QUIT_SIGNAL,))
-        timer.daemon = True
-        timer.start()
         self.deleter.stop()
         self.deleter.join(QUIT_DEADLINE)
+        self._quit_exit()
+
+    def _quit_exit(self) -> None:
         in_hand = self.dispatcher.in_hand()
         logger.warning(
             "quitting at once on SIGQUIT queue=%s: %d message(s) in hand abandoned (%s), they come back "

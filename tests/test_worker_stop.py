@@ -405,3 +405,16 @@ def test_sigquit_stops_at_once_even_when_sqs_never_answers(server, tmp_path):
             assert worker.wait(3 + 3) == 128 + signal.SIGQUIT, worker.log()
     finally:
         proxy.close()
+
+
+def test_sigusr1_dumps_the_stacks_while_the_main_thread_is_inside_a_c_call(server, tmp_path):
+    """The stack dump is for a stuck worker: one whose receiver sits in a long C call
+    (the main thread runs no Python signal handler until it returns) must dump at once."""
+    send_many("work", [{"cpu": _pbkdf2_iterations(10), "n": 0}])
+    with ReceiverProcess(tmp_path, server.url, "work") as worker:
+        worker.wait_for(lambda: worker.records(phase="start"), message="the message to start")
+        time.sleep(0.5)
+        worker.signal(signal.SIGUSR1)
+        worker.wait_for(lambda: "stack dump on SIGUSR1" in worker.log(), 4, message="the stack dump")
+        assert not worker.records(phase="end"), "dumped while the receiver is still inside its C call"
+        assert "pbkdf2_hmac" in worker.log()

@@ -73,7 +73,7 @@ DUMP_SIGNAL = signal.SIGUSR1
 #: What a worker (and the supervisor) handles; blocked around a fork.
 HANDLED_SIGNALS = (*STOP_SIGNALS, QUIT_SIGNAL, DUMP_SIGNAL)
 #: Bytes on the stopper thread's pipe.
-_WAKE_STOP, _WAKE_DUMP = b"x", b"d"
+_WAKE_STOP = b"x"
 _STOP_NUMBERS = frozenset(int(s) for s in (*STOP_SIGNALS, QUIT_SIGNAL))
 
 EXIT_OK = 0  # burst found the queues empty, the limit was reached, or stopped cleanly
@@ -304,9 +304,10 @@ class Worker:
                     self.dispatcher.wait_for_change(0.05)
 
     def _stopper(self) -> None:
-        """The stopper thread: once a stop is decided (a signal, or the poller ended), say
-        so, and give back the unstarted messages while the messages in hand finish. It
-        also writes the stack dumps SIGUSR1 asks for (a signal handler must not log)."""
+        """The stopper thread: reads the signals delivered (the wakeup fd) and decides;
+        once a stop is decided (a signal, or the poller ended), a thread of its own says so
+        and gives back the unstarted messages while the messages in hand finish. It also
+        writes the stack dumps SIGUSR1 asks for (a signal handler must not log)."""
         stopped = False
         while True:
             try:
@@ -318,7 +319,7 @@ class Worker:
             for signum in data:  # the wakeup fd: one byte (its number) per signal delivered
                 if signum in _STOP_NUMBERS:
                     self.request_stop(signum)
-            if _WAKE_DUMP in data:
+            if int(DUMP_SIGNAL) in data:  # from the wakeup fd, like the stop signals
                 dump_stacks(f"queue={','.join(self.names)}")
             if _WAKE_STOP in data and not stopped:
                 stopped = True
@@ -506,15 +507,14 @@ class Worker:
         )
 
     def install_signal_handlers(self) -> None:
-        # The stop signals are acted on by the stopper thread, which reads their numbers
-        # from the wakeup fd: Python's C-level handler writes them there at once, while a
+        # The signals are acted on by the stopper thread, which reads their numbers from
+        # the wakeup fd: Python's C-level handler writes them there at once, while a
         # Python-level handler runs only when the main thread next runs Python code (a
         # receiver inside one long C call, a computation or a blocking client library,
-        # would hold the give-back back until it returns). Those handlers only keep the
-        # default action (exit) away.
-        for signum in (*STOP_SIGNALS, QUIT_SIGNAL):
+        # would hold the give-back, or the stack dump of a stuck worker, back until it
+        # returns). The Python-level handlers only keep the default action (exit) away.
+        for signum in HANDLED_SIGNALS:
             self._saved_handlers[signum] = signal.signal(signum, lambda num, frame: None)
-        self._saved_handlers[DUMP_SIGNAL] = signal.signal(DUMP_SIGNAL, lambda num, frame: self._wake(_WAKE_DUMP))
         os.set_blocking(self._wake_write, False)  # set_wakeup_fd wants it so
         self._saved_wakeup_fd = signal.set_wakeup_fd(self._wake_write, warn_on_full_buffer=False)
 

@@ -13,8 +13,8 @@ The threads of a worker process, and what each holds:
 The main thread is the first handler thread; the poller has a thread of its own.
 A stop (SIGTERM/SIGINT) ends polling at once (a long poll is abandoned); the stopper
 thread gives back every unstarted message at once, while the messages in hand finish
-(the signal handler only wakes it: a signal may land in the middle of a receiver on the
-main thread); then the deletes are flushed and the worker exits 0. Everything after the
+(Python's C-level signal handler wakes it through the wakeup fd: a signal may land in
+the middle of a receiver on the main thread, even inside one long C call); then the deletes are flushed and the worker exits 0. Everything after the
 messages in hand has a deadline (``STOP_DEADLINE``): what could not be given back or
 deleted by then is left to its visibility timeout, and said so. A failure to reach SQS
 never ends a long-running worker: it logs once per outage and backs off.
@@ -482,9 +482,9 @@ class Worker:
             self._stop_signal = (signum, now)
             self.reason = self.reason or "signal"
             self._quit = signum == QUIT_SIGNAL
-        # No I/O and no plain lock here (this may run in the middle of a receiver on the
-        # main thread): the dispatcher's lock is reentrant, the pipe wakes the stopper
-        # thread, which says so and gives back the unstarted messages.
+        # No I/O here (the stopper thread calls this, and must go on reading signals): the
+        # pipe wakes it again, and a thread of its own says so and gives back the
+        # unstarted messages.
         self.dispatcher.close()
         self._wake_stopper()
 

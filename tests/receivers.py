@@ -113,6 +113,7 @@ if os.environ.get("DJANGO_SQS_TEST_PARENT_QUERY"):
 # overlap and start order; a body of {"sleep": S} waits S seconds between start and end.
 
 import asyncio  # noqa: E402
+import hashlib  # noqa: E402
 import threading  # noqa: E402
 
 from django.db import connections  # noqa: E402
@@ -136,6 +137,10 @@ def _work(message):
         raise ValueError(f"failing on purpose: {body}")
     if body.get("sleep"):
         time.sleep(body["sleep"])
+    if body.get("cpu"):
+        # A long call into C (a big computation, a blocking client library): the main
+        # thread runs no Python signal handler until it returns.
+        hashlib.pbkdf2_hmac("sha256", b"x", b"y", body["cpu"])
     if body.get("action") == "db":
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")

@@ -4,6 +4,7 @@ on time even when SQS never answers."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -268,3 +269,152 @@ def test_sigquit_to_a_supervisor_stops_its_children_at_once(server, tmp_path):
         assert not worker.records(phase="end")
         assert worker.log().count("abandoned") >= 2
     assert counts("t__work") == (28, 2)  # the unstarted ones back at once, the two in hand hidden
+
+
+def _pbkdf2_iterations(seconds: float) -> int:
+    """How many PBKDF2 iterations keep a thread inside one C call for about ``seconds``."""
+    start = time.monotonic()
+    hashlib.pbkdf2_hmac("sha256", b"x", b"y", 200_000)
+    return int(200_000 * seconds / max(time.monotonic() - start, 1e-3))
+
+
+def test_sigterm_gives_unstarted_messages_back_while_the_main_thread_is_inside_a_c_call(server, tmp_path):
+    """With --threads 1, a receiver inside one long C call (a computation, a blocking
+    database client) runs no Python signal handler until it returns: the give-back must
+    not wait for that (the docs: "whatever the main thread is doing")."""
+    iterations = _pbkdf2_iterations(10)
+    send_many("work", [{"cpu": iterations, "n": i} for i in range(4)])
+    with ReceiverProcess(tmp_path, server.url, "work") as worker:
+        worker.wait_for(lambda: worker.records(phase="start"), message="the first message to start")
+        wait_until(lambda: counts("t__work") == (0, 4), 10, message="all four held by the worker", log=worker.log)
+        worker.signal(signal.SIGTERM)
+        wait_until(lambda: counts("t__work") == (3, 1), 4, message="three given back", log=worker.log)
+        assert not worker.records(phase="end"), "given back while the receiver is still inside its C call"
+        assert worker.wait(40) == 0
+        assert len(worker.records(phase="end")) == 1
+        assert "stopping on SIGTERM" in worker.log()
+    assert counts("t__work") == (3, 0)
+
+
+def test_a_second_sigterm_exits_at_once_while_the_give_back_hangs(server, tmp_path):
+    """SQS never answers, so the give-back of the first SIGTERM hangs (two attempts of 5 s):
+    the operator's second SIGTERM must still exit at once, as documented."""
+    send_many("work", [{"sleep": 20, "n": i} for i in range(4)])
+    proxy = TCPProxy(server.port)
+    try:
+        with ReceiverProcess(tmp_path, proxy.url, "work") as worker:
+            worker.wait_for(lambda: worker.records(phase="start"), message="the first message to start")
+            wait_until(lambda: counts("t__work") == (0, 4), 10, message="all four held by the worker", log=worker.log)
+            proxy.hang()
+            worker.signal(signal.SIGTERM)
+            worker.wait_for(lambda: "stopping on SIGTERM" in worker.log(), 5, message="the stop announced")
+            time.sleep(1.0)  # the give-back is on its way to a server that never answers
+            worker.signal(signal.SIGTERM)
+            assert worker.wait(3) == 128 + signal.SIGTERM, worker.log()
+            assert "second signal, exiting at once" in worker.log()
+    finally:
+        proxy.close()
+
+
+def test_burst_says_what_it_left_in_the_queue_for_later(server, tmp_path):
+    """A RestartLater(delay=30) is due after the burst's wait cap: the burst exits without
+    it (the docs: left to the next run), and says so, with its id, so that a script's
+    operator knows the queue is not empty."""
+    ids = send_many("work", [{"n": 1}, {"n": 2, "action": "restart_once", "delay": 30}])
+    with ReceiverProcess(tmp_path, server.url, "work", "--burst", env=SHORT_POLLS) as worker:
+        assert worker.wait(30) == 0
+        log = worker.log()
+    assert "--burst left 1 message(s) in the queue for later" in log, log
+    assert ids[1] in log.split("left 1 message(s)")[1].splitlines()[0], log
+    assert counts("t__work") == (0, 1), log
+
+
+def test_fifo_groups_keep_their_order_across_a_stop_and_a_restart(server, tmp_path):
+    """Two groups, --threads 2, SIGTERM while A's first (slow) message runs: what is given
+    back runs after a restart, each message once, each group in order."""
+    send_many("groups.fifo", [{"n": i, "sleep": 3 if i == 0 else 0.1} for i in range(4)], group_id="A")
+    send_many("groups.fifo", [{"n": i, "sleep": 0.3} for i in range(6)], group_id="B")
+    with ReceiverProcess(tmp_path, server.url, "groups.fifo", "--threads", "2") as first:
+        first.wait_for(lambda: first.records(phase="start", group="A"), message="A's first to start")
+        first.signal(signal.SIGTERM)
+        assert first.wait(20) == 0, first.log()
+        ends = first.records(phase="end")
+    with ReceiverProcess(tmp_path, server.url, "groups.fifo", "--burst", env=SHORT_POLLS) as second:
+        assert second.wait(60) == 0, second.log()
+        ends += second.records(phase="end")
+    for group, size in (("A", 4), ("B", 6)):
+        order = [r["body"]["n"] for r in ends if r["group"] == group]
+        assert order == list(range(size)), (group, order, first.log(), second.log())
+    assert counts("t__groups.fifo") == (0, 0)
+
+
+def test_a_coroutine_hanging_through_a_stop_then_sigkill_loses_only_itself(server, tmp_path):
+    """A coroutine receiver that never returns holds the stop (the messages in hand
+    finish); the process manager's SIGKILL at the end of its grace period must leave
+    only that message to come back: the others, handled meanwhile, are deleted."""
+    send_many("work_async", [{"sleep": 3600, "n": 0}] + [{"sleep": 0.2, "n": i} for i in range(1, 9)])
+    with ReceiverProcess(tmp_path, server.url, "work_async", "--threads", "4") as worker:
+        worker.wait_for(lambda: any(r["body"]["n"] == 0 for r in worker.records(phase="start")), message="the hang")
+        worker.signal(signal.SIGTERM)
+        worker.wait_for(lambda: "released" in worker.log() or len(worker.records(phase="end")) >= 8, 10,
+                        message="the unstarted given back")
+        time.sleep(3)  # the grace period
+        assert worker.process.poll() is None, "the stop waits for the message in hand"
+        worker.signal(signal.SIGKILL)
+        worker.wait(5)
+        ended = len(worker.records(phase="end"))
+    visible, in_flight = counts("t__work_async")
+    assert in_flight == 1, (visible, in_flight, ended)
+    assert visible == 8 - ended
+
+
+def test_a_stop_against_a_slow_sqs_deletes_everything_it_handled(server, tmp_path):
+    """Every answer 4 s late (just under the short client's 5 s read timeout): the last
+    deletes of a stop must all land within its deadline, so that nothing handled runs
+    again. (A receive on its way may still hit the deadline: its answer and the give-back
+    of what it brought take 4 s each; see the review's report.)"""
+    send_many("work", [{"sleep": 0.02, "n": i} for i in range(100)])
+    proxy = TCPProxy(server.port)
+    try:
+        with ReceiverProcess(tmp_path, proxy.url, "work", "--threads", "4") as worker:
+            worker.wait_for(lambda: len(worker.records(phase="end")) >= 5, message="a few handled")
+            proxy.delay = 4.0
+            time.sleep(9)  # deletes pile up behind the slow requests
+            worker.signal(signal.SIGTERM)
+            assert worker.wait(40) == 0
+            log = worker.log()
+            ended = len(worker.records(phase="end"))
+    finally:
+        proxy.close()
+    assert "not deleted" not in log and "delete failed" not in log, log
+    print(f"slow SQS stop: handled={ended} counts={counts('t__work')}")  # noqa: T201
+
+
+def test_sigquit_stops_at_once_even_when_sqs_never_answers(server, tmp_path):
+    """SIGQUIT is the immediate stop: against an endpoint that never answers, the give-back
+    and the last deletes are tried for QUIT_DEADLINE (3 s) in all, not each for its
+    own request deadlines (about 14 s)."""
+    send_many("work", [{"sleep": 30, "n": i} for i in range(4)])
+    proxy = TCPProxy(server.port)
+    try:
+        with ReceiverProcess(tmp_path, proxy.url, "work") as worker:
+            worker.wait_for(lambda: worker.records(phase="start"), message="the first message to start")
+            wait_until(lambda: counts("t__work") == (0, 4), 10, message="all four held by the worker", log=worker.log)
+            proxy.hang()
+            worker.signal(signal.SIGQUIT)
+            assert worker.wait(3 + 3) == 128 + signal.SIGQUIT, worker.log()
+    finally:
+        proxy.close()
+
+
+def test_sigusr1_dumps_the_stacks_while_the_main_thread_is_inside_a_c_call(server, tmp_path):
+    """The stack dump is for a stuck worker: one whose receiver sits in a long C call
+    (the main thread runs no Python signal handler until it returns) must dump at once."""
+    send_many("work", [{"cpu": _pbkdf2_iterations(10), "n": 0}])
+    with ReceiverProcess(tmp_path, server.url, "work") as worker:
+        worker.wait_for(lambda: worker.records(phase="start"), message="the message to start")
+        time.sleep(0.5)
+        worker.signal(signal.SIGUSR1)
+        worker.wait_for(lambda: "stack dump on SIGUSR1" in worker.log(), 4, message="the stack dump")
+        assert not worker.records(phase="end"), "dumped while the receiver is still inside its C call"
+        assert "pbkdf2_hmac" in worker.log()

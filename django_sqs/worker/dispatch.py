@@ -57,6 +57,8 @@ class Dispatcher:
         #: When the last message this worker left in the queue for later (a RestartLater
         #: delay, a give-back) is visible again: a burst is not drained before.
         self.back_at = 0.0
+        #: Messages left in the queue for later than a burst waits (``BACK_WAIT_CAP``).
+        self.left_for_later: list[Held] = []
         self._closed = False
 
     # -- the poller's side ------------------------------------------------------------
@@ -125,10 +127,13 @@ class Dispatcher:
         with self.cond:
             return any(h.source is held.source and h.group == held.group for h in self._waiting)
 
-    def expect_back(self, seconds: float) -> None:
+    def expect_back(self, seconds: float, held: Held | None = None) -> None:
         """A message this worker left in the queue is visible again in ``seconds`` (from
         the answer to the request that said so; with a margin for SQS's own clock)."""
         if seconds > BACK_WAIT_CAP:
+            if held is not None:
+                with self.cond:
+                    self.left_for_later.append(held)
             return
         with self.cond:
             self.back_at = max(self.back_at, time.monotonic() + seconds + BACK_MARGIN)

@@ -172,7 +172,7 @@ class Handlers:
                 if delay is not None:
                     requests.change_visibility([held], delay, f"restart in {delay}s")
             if outcome.delay is not None:
-                self.dispatcher.expect_back(outcome.delay)  # a burst is not drained before
+                self.dispatcher.expect_back(outcome.delay, held)  # a burst is not drained before
             self._give_back_group(held)
         self._emit_handled(held, outcome, duration)
 

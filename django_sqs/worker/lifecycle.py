@@ -13,8 +13,8 @@ The threads of a worker process, and what each holds:
 The main thread is the first handler thread; the poller has a thread of its own.
 A stop (SIGTERM/SIGINT) ends polling at once (a long poll is abandoned); the stopper
 thread gives back every unstarted message at once, while the messages in hand finish
-(the signal handler only wakes it: a signal may land in the middle of a receiver on the
-main thread); then the deletes are flushed and the worker exits 0. Everything after the
+(Python's C-level signal handler wakes it through the wakeup fd: a signal may land in
+the middle of a receiver on the main thread, even inside one long C call); then the deletes are flushed and the worker exits 0. Everything after the
 messages in hand has a deadline (``STOP_DEADLINE``): what could not be given back or
 deleted by then is left to its visibility timeout, and said so. A failure to reach SQS
 never ends a long-running worker: it logs once per outage and backs off.
@@ -38,7 +38,7 @@ from ..registered_queue import RegisteredQueue
 from . import requests
 from .connections import finish_connections
 from .deleting import FLUSH_AFTER, Deleter
-from .dispatch import Counter, Dispatcher
+from .dispatch import BACK_WAIT_CAP, Counter, Dispatcher
 from .handlers import Handlers
 from .heartbeat import Heartbeat
 from .polling import MAX_MESSAGES_PER_RECEIVE, Poller
@@ -73,7 +73,8 @@ DUMP_SIGNAL = signal.SIGUSR1
 #: What a worker (and the supervisor) handles; blocked around a fork.
 HANDLED_SIGNALS = (*STOP_SIGNALS, QUIT_SIGNAL, DUMP_SIGNAL)
 #: Bytes on the stopper thread's pipe.
-_WAKE_STOP, _WAKE_DUMP = b"x", b"d"
+_WAKE_STOP = b"x"
+_STOP_NUMBERS = frozenset(int(s) for s in (*STOP_SIGNALS, QUIT_SIGNAL))
 
 EXIT_OK = 0  # burst found the queues empty, the limit was reached, or stopped cleanly
 EXIT_CRASHED = 1  # the poller died of a bug: a supervisor restarts the process
@@ -173,6 +174,7 @@ class Worker:
         self._fifo_wait_until: float | None = None
         self._last_watch = 0.0
         self._saved_handlers: dict[int, object] = {}
+        self._saved_wakeup_fd = -1
         self._outage_since: float | None = None
         self._outage_logged = 0.0
         self._outage_began = ""
@@ -222,6 +224,13 @@ class Worker:
                 os.close(self._wake_write)  # the stopper thread reads the end of the pipe
                 self._stopper_thread.join(1.0)
                 os.close(self._wake_read)
+        later = self.dispatcher.left_for_later
+        if self.burst and self.reason == "empty" and later:
+            # "empty" would read as "nothing left": say what the next run will find.
+            logger.warning(
+                "--burst left %d message(s) in the queue for later (due in over %.0fs) queue=%s ids=%s",
+                len(later), BACK_WAIT_CAP, ",".join(self.names), ids(later),
+            )
         logger.info(
             "worker stopped queues=%s pid=%s handled=%d reason=%s",
             ",".join(self.names), os.getpid(), self.counter.value, self.reason,
@@ -295,9 +304,10 @@ class Worker:
                     self.dispatcher.wait_for_change(0.05)
 
     def _stopper(self) -> None:
-        """The stopper thread: once a stop is decided (a signal, or the poller ended), say
-        so, and give back the unstarted messages while the messages in hand finish. It
-        also writes the stack dumps SIGUSR1 asks for (a signal handler must not log)."""
+        """The stopper thread: reads the signals delivered (the wakeup fd) and decides;
+        once a stop is decided (a signal, or the poller ended), a thread of its own says so
+        and gives back the unstarted messages while the messages in hand finish. It also
+        writes the stack dumps SIGUSR1 asks for (a signal handler must not log)."""
         stopped = False
         while True:
             try:
@@ -306,14 +316,28 @@ class Worker:
                 return
             if not data:  # the write end closed: the worker is done
                 return
-            if _WAKE_DUMP in data:
+            for signum in data:  # the wakeup fd: one byte (its number) per signal delivered
+                if signum in _STOP_NUMBERS:
+                    self.request_stop(signum)
+            if int(DUMP_SIGNAL) in data:  # from the wakeup fd, like the stop signals
                 dump_stacks(f"queue={','.join(self.names)}")
             if _WAKE_STOP in data and not stopped:
                 stopped = True
-                self._begin_stop()
-                self._stop_done.set()
-            if self._quit and stopped:
-                self._quit_now()
+                # In a thread of its own: this one must go on reading, so that a second
+                # signal exits at once even while the give-back waits for SQS.
+                threading.Thread(target=self._stop_work, name="django-sqs-give-back", daemon=True).start()
+
+    def _stop_work(self) -> None:
+        if self._quit:
+            # The immediate stop ends within QUIT_DEADLINE, give-back included, whatever
+            # SQS does (its requests alone may take 14 s against an endpoint that hangs).
+            timer = threading.Timer(QUIT_DEADLINE, self._quit_exit)
+            timer.daemon = True
+            timer.start()
+        self._begin_stop()
+        self._stop_done.set()
+        if self._quit:
+            self._quit_now()
 
     def _begin_stop(self) -> None:
         signals.emit(signals.worker_stopping, type(self), queues=self.names, pid=os.getpid(), reason=self.reason)
@@ -326,11 +350,11 @@ class Worker:
     def _quit_now(self) -> None:
         """SIGQUIT: the unstarted messages are back (``_begin_stop``); flush the deletes of
         the handled ones, then exit without waiting for the messages in hand."""
-        timer = threading.Timer(QUIT_DEADLINE, os._exit, (128 + QUIT_SIGNAL,))
-        timer.daemon = True
-        timer.start()
         self.deleter.stop()
         self.deleter.join(QUIT_DEADLINE)
+        self._quit_exit()
+
+    def _quit_exit(self) -> None:
         in_hand = self.dispatcher.in_hand()
         logger.warning(
             "quitting at once on SIGQUIT queue=%s: %d message(s) in hand abandoned (%s), they come back "
@@ -458,9 +482,9 @@ class Worker:
             self._stop_signal = (signum, now)
             self.reason = self.reason or "signal"
             self._quit = signum == QUIT_SIGNAL
-        # No I/O and no plain lock here (this may run in the middle of a receiver on the
-        # main thread): the dispatcher's lock is reentrant, the pipe wakes the stopper
-        # thread, which says so and gives back the unstarted messages.
+        # No I/O here (the stopper thread calls this, and must go on reading signals): the
+        # pipe wakes it again, and a thread of its own says so and gives back the
+        # unstarted messages.
         self.dispatcher.close()
         self._wake_stopper()
 
@@ -483,12 +507,21 @@ class Worker:
         )
 
     def install_signal_handlers(self) -> None:
-        for signum in (*STOP_SIGNALS, QUIT_SIGNAL):
-            self._saved_handlers[signum] = signal.signal(signum, lambda num, frame: self.request_stop(num))
-        self._saved_handlers[DUMP_SIGNAL] = signal.signal(DUMP_SIGNAL, lambda num, frame: self._wake(_WAKE_DUMP))
+        # The signals are acted on by the stopper thread, which reads their numbers from
+        # the wakeup fd: Python's C-level handler writes them there at once, while a
+        # Python-level handler runs only when the main thread next runs Python code (a
+        # receiver inside one long C call, a computation or a blocking client library,
+        # would hold the give-back, or the stack dump of a stuck worker, back until it
+        # returns). The Python-level handlers only keep the default action (exit) away.
+        for signum in HANDLED_SIGNALS:
+            self._saved_handlers[signum] = signal.signal(signum, lambda num, frame: None)
+        os.set_blocking(self._wake_write, False)  # set_wakeup_fd wants it so
+        self._saved_wakeup_fd = signal.set_wakeup_fd(self._wake_write, warn_on_full_buffer=False)
 
     def restore_signal_handlers(self) -> None:
         """In-process runs (``call_command`` in a test or a script) get their handlers back."""
+        if self._saved_handlers:
+            signal.set_wakeup_fd(self._saved_wakeup_fd)
         for signum, handler in self._saved_handlers.items():
             signal.signal(signum, handler)
         self._saved_handlers.clear()

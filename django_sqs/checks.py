@@ -7,6 +7,7 @@ from django.core.checks import Error, Tags, register
 from . import naming
 from .conf import MAX_POLL_PERIOD, MAX_VISIBILITY_TIMEOUT, is_module_list, settings
 from .registry import describe_clash, registry
+from .worker import groups
 
 
 def _is_int(value) -> bool:
@@ -87,6 +88,7 @@ def check_settings(app_configs=None, **kwargs) -> list:
 
     if not errors:
         errors += _check_queue_names()
+        errors += [Error(message, hint=hint, id=check_id) for check_id, message, hint in groups.problems()]
     return errors
 
 

@@ -98,6 +98,12 @@ class Settings:
     def SQS_STATUS_PUBLIC(self) -> bool:
         return self._get("SQS_STATUS_PUBLIC", False)
 
+    @property
+    def SQS_WORKERS(self) -> list[dict[str, Any]]:
+        """Worker groups for ``runreceiver`` (many queues in one process); [] keeps one
+        worker process per queue."""
+        return self._get("SQS_WORKERS", [])
+
 
 settings = Settings()
 

@@ -162,7 +162,10 @@ class Worker:
         self.deleter.start()
         self.handlers.start()
         self._poller_thread.start()
-        signals.emit(signals.worker_started, type(self), queues=self.names, pid=os.getpid(), threads=self.threads)
+        signals.emit(
+            signals.worker_started, type(self), queues=self.names, pid=os.getpid(), threads=self.threads,
+            worker=self.label or "+".join(self.names), mode=self.strategy.describe().split()[0],
+        )
         try:
             self.handlers.run_here()  # until the dispatcher closes: stop, empty, limit
         finally:

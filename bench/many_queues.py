@@ -40,7 +40,7 @@ def settled(bench, names, before, procs) -> None:
 
 
 # -- pick-up -----------------------------------------------------------------------------------
-def case_pickup(bench, run: int) -> None:
+def case_pickup(bench, run: int, kinds=("single", "priority", "weighted")) -> dict:
     from bench.run import BASE, DS, percentile, wait_for
 
     plan = [
@@ -48,6 +48,7 @@ def case_pickup(bench, run: int) -> None:
         ("priority", PRIORITY_LATENCY, ["--priority"]),
         ("weighted", WEIGHTED_LATENCY, ["--weights", WEIGHTS]),
     ]
+    plan = [p for p in plan if p[0] in kinds]
     figures: dict = {}
     for kind, queues, flags in plan[run % 3 :] + plan[: run % 3]:
         names = [bench.fresh(DS, q) for q in queues]
@@ -71,12 +72,15 @@ def case_pickup(bench, run: int) -> None:
                 figures[(kind, level)] = percentile(samples, 50), percentile(samples, 95)
         finally:
             proc.stop()
+    if len(plan) < 3:
+        return figures  # a partial run (an A/B comparison by hand): nothing recorded
     single = figures[("single", 0)]
     for kind, queues, _ in plan[1:]:
         for level, queue in enumerate(queues):
             for i, p in enumerate(("p50", "p95")):
                 bench.record(f"many_pickup_{kind}_{queue}_{p}", DS, figures[(kind, level)][i])
                 bench.record(f"many_pickup_{kind}_{queue}_{p}", BASE, single[i])
+    return figures
 
 
 # -- idle bill (in the background of the other cases) -------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.core.checks import Error, Tags, register
+from django.core.checks import Error, Tags, Warning, register
 
 from . import naming
 from .conf import MAX_POLL_PERIOD, MAX_VISIBILITY_TIMEOUT, is_module_list, settings
@@ -88,7 +88,10 @@ def check_settings(app_configs=None, **kwargs) -> list:
 
     if not errors:
         errors += _check_queue_names()
-        errors += [Error(message, hint=hint, id=check_id) for check_id, message, hint in groups.problems()]
+        errors += [
+            (Warning if ".W" in check_id else Error)(message, hint=hint, id=check_id)
+            for check_id, message, hint in groups.problems()
+        ]
     return errors
 
 

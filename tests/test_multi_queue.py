@@ -263,3 +263,11 @@ def test_sqs_status_shows_which_group_serves_a_queue(server, settings):
     call_command("sqs_status", "jobs", "work", "--json", stdout=out)
     rows = {row["queue"]: row["worker"] for row in json.loads(out.getvalue()) if row["queue"]}
     assert rows == {"jobs": "small", "work": None}
+
+
+def test_a_group_of_too_many_queues_is_a_warning(settings):
+    settings.SQS_WORKERS = [{"name": "everything", "queues": ["*"]}]
+    assert len(registry.with_receivers()) > groups.MAX_QUEUES_PER_WORKER
+    errors = check_settings()
+    assert ids_of(errors) == ["django_sqs.W050"]
+    assert "Split it" in errors[0].hint

@@ -51,6 +51,17 @@ def receives_by_queue(url: str) -> dict[str, float]:
     return got
 
 
+def worker_queues(url: str) -> set[tuple[str, str, str]]:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        text = response.read().decode()
+    return {
+        (s.labels["queue"], s.labels["worker"], s.labels["mode"])
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == "django_sqs_worker_queues" and s.value == 1
+    }
+
+
 def metrics_url(worker) -> str:
     match = worker.wait_for(lambda: re.search(r"metrics endpoint url=(\S+)", worker.log()), message="metrics url")
     return match.group(1)
@@ -103,11 +114,14 @@ def test_idle_bill_is_one_long_poll_per_queue_and_poll_period(server, tmp_path):
         before = receives_by_queue(url)
         time.sleep(10)  # five poll periods
         after = receives_by_queue(url)
+        serving = worker_queues(url)
         worker.signal(signal.SIGTERM)
         assert worker.wait(10) == 0
     for name in PRIORITY:
         made = after.get(f"t__{name}", 0) - before.get(f"t__{name}", 0)
         assert 4 <= made <= 6, f"{made} receives on t__{name} in 10 s with a 2 s poll period"
+    # The metrics name the queues of each worker, and how it serves them.
+    assert serving == {(f"t__{n}", "t__prio_high+t__prio_mid+t__prio_low", "weighted") for n in PRIORITY}
 
 
 # -- busy -----------------------------------------------------------------------------------
@@ -258,8 +272,22 @@ def test_sqs_workers_groups_run_under_one_supervisor(server, tmp_path):
         {"name": "small", "queues": ["work", "groups.fifo"], "threads": 2},
     ]
     env = {**IDLE, "DJANGO_SQS_TEST_WORKERS": json.dumps(workers)}
-    with ReceiverProcess(tmp_path, server.url, "--group", "levels", "--group", "small", env=env) as worker:
+    health = tmp_path / "health.json"
+    args = ("--group", "levels", "--group", "small", "--health-file", str(health))
+    with ReceiverProcess(tmp_path, server.url, *args, env=env) as worker:
         wait_until(lambda: worker.log().count("worker started") == 2, 30, log=worker.log)
+        # Each worker process's health file is named after its group and names its queues.
+        files = wait_until(
+            lambda: (lambda f: len(f) == 2 and f)({
+                name: json.loads(p.read_text())
+                for name in ("levels", "small")
+                if (p := tmp_path / f"health.json.{name}-0").exists() and p.read_text()
+            }),
+            10, log=worker.log,
+        )
+        assert set(files["levels"]["queues"]) == {f"t__{n}" for n in PRIORITY}
+        assert set(files["small"]["queues"]) == {"t__work", "t__groups.fifo"}
+        assert files["small"]["label"] == "small#0"
         assert len(worker.child_pids()) == 2
         log = worker.log()
         assert "group=levels" in log and "group=small" in log

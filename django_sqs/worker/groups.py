@@ -10,7 +10,7 @@ priority order (``mode="priority"``), or several sharing its threads by weight
 - names with ``--priority`` / ``--weights`` / ``--together``: one group of them;
 - names alone: one group per queue.
 
-``problems()`` validates ``SQS_WORKERS`` for the system checks (ids E050–E057).
+``problems()`` validates ``SQS_WORKERS`` for the system checks (ids E050–E057, W050).
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ from .lifecycle import sources_for
 from .sources import Source
 
 MODES = ("priority", "weighted")
+#: An idle worker holds one long poll (one HTTP connection) open per queue it serves;
+#: botocore's pool has 20 (``client.client_config``), some needed for receives and deletes.
+MAX_QUEUES_PER_WORKER = 16
 KEYS = {"name", "queues", "mode", "threads", "concurrency", "weights"}
 EXAMPLE = (
     'SQS_WORKERS = [{"name": "tasks", "queues": ["default"], "mode": "priority"}, '
@@ -158,6 +161,15 @@ def problems() -> list[tuple[str, str, str]]:
                     "django_sqs.E056", f"{where} has {key}={number!r}; it must be a whole number of at least 1.",
                     f'"{key}": 4',
                 ))
+        served = {rq.name: rq for pattern in queues for rq in _matching(pattern, candidates)}
+        polls = sum(len(getattr(rq, "priority_suffixes", None) or [None]) for rq in served.values())
+        if polls > MAX_QUEUES_PER_WORKER:
+            found.append((
+                "django_sqs.W050",
+                f"{where} serves {polls} SQS queues in one worker; idle, each holds a long poll (an HTTP "
+                f"connection) open, and the SQS client keeps 20.",
+                f"Split it into groups of at most {MAX_QUEUES_PER_WORKER} queues.",
+            ))
         weights = entry.get("weights")
         if weights is not None:
             found += _weight_problems(where, weights, mode, queues, candidates)

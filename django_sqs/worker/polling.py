@@ -148,6 +148,8 @@ class Poller:
 
     def _arm(self, wanted: int) -> None:
         """Open a long poll on each parked queue the strategy allows that has none."""
+        if len(self.sources) == 1:
+            return  # one queue: the poller long-polls it itself (``_wait_here``)
         now = time.monotonic()
         with self._cond:
             if self._closed:
@@ -193,6 +195,8 @@ class Poller:
         poll came back empty (idle; burst mode ends there), a long poll failed, or a stop."""
         self.long_polling = True
         try:
+            if len(self.sources) == 1:
+                return self._wait_here(wanted)
             with self._cond:
                 self._empty.clear()
                 self._failure = None
@@ -218,6 +222,25 @@ class Poller:
                     return None
         finally:
             self.long_polling = False
+
+    def _wait_here(self, wanted: int) -> list[Held] | None:
+        """One queue: its long poll runs in the poller's own thread (a message is handed to
+        the worker without a detour through another thread: the pick-up of the default,
+        one worker per queue)."""
+        source = self.sources[0]
+        batch = self.receive(source, wanted, self.poll_period)
+        if batch is None:
+            return None
+        if not batch:
+            return self._stay_idle()
+        if self.stop.is_set() or self._closed:
+            if self.release is not None:
+                self.release(batch, "stopping")
+            self.last_wait = 0
+            return []
+        self.strategy.found(source, len(batch))
+        self.idle = False
+        return batch
 
     def _waiting_on_nothing(self) -> bool:
         """No long poll out and none allowed: only failed queues, waiting for their retry."""

@@ -278,7 +278,7 @@ def test_sqs_workers_groups_run_under_one_supervisor(server, tmp_path):
         wait_until(lambda: worker.log().count("worker started") == 2, 30, log=worker.log)
         # Each worker process's health file is named after its group and names its queues.
         files = wait_until(
-            lambda: (lambda f: len(f) == 2 and f)({
+            lambda: (lambda f: len(f) == 2 and all(d.get("queues") for d in f.values()) and f)({
                 name: json.loads(p.read_text())
                 for name in ("levels", "small")
                 if (p := tmp_path / f"health.json.{name}-0").exists() and p.read_text()

@@ -144,6 +144,7 @@ class Worker:
         self.poller = Poller(
             self.sources, poll_period=self.poll_period, sender=type(self), strategy=self.strategy,
             track=self.heartbeat.track, release=self.release, stop=self._stop_event,
+            deliver=self._deliver, handoff=lambda: self.dispatcher.wait_for_change(HANDOFF_WAIT),
         )
         self._poller_thread = threading.Thread(target=self._poll, name="django-sqs-poller", daemon=True)
 
@@ -236,6 +237,14 @@ class Worker:
                 # Messages in hand may yet come back (RestartLater): look once more after them.
                 while self.dispatcher.held_count() and not self.stopping:
                     self.dispatcher.wait_for_change(0.1)
+
+    def _deliver(self, batch: list[Held]) -> bool:
+        """What a long poll brought, from that long poll's thread: to the handlers at once."""
+        self.heartbeat.track(batch)
+        if self.stopping or not self.dispatcher.add(batch):
+            self.release(batch, "stopping")
+            return False
+        return True
 
     def shutdown(self) -> None:
         signals.emit(signals.worker_stopping, type(self), queues=self.names, pid=os.getpid(), reason=self.reason)

@@ -61,6 +61,8 @@ class Poller:
         track: Callable[[list[Held]], None] | None = None,
         release: Callable[[list[Held], str], None] | None = None,
         stop: threading.Event | None = None,
+        deliver: Callable[[list[Held]], bool] | None = None,
+        handoff: Callable[[], None] | None = None,
     ):
         self.sources = sources
         self.poll_period = poll_period
@@ -71,6 +73,11 @@ class Poller:
         self.track = track or (lambda batch: None)
         self.release = release
         self.stop = stop or threading.Event()
+        #: When given: a long poll's thread hands what it brought to the worker itself (the
+        #: handlers start it at once), and the poller, woken, calls ``handoff`` (lets a
+        #: handler take it) before its next request.
+        self.deliver = deliver
+        self.handoff = handoff or (lambda: None)
         self.idle = False  # the previous round found nothing anywhere
         self.failed: SQSError | None = None  # why the last round could not reach SQS
         self._attempt_ids: dict[Source, str] = {}
@@ -81,6 +88,8 @@ class Poller:
         self._cond = threading.Condition()
         self._open: set[Source] = set()  # queues with a long poll out
         self._delivered: list[Held] = []  # brought by long polls, not yet taken
+        self._handed: list[tuple[Source, int]] = []  # delivered by long polls, not yet told to the strategy
+        self.handed = False  # the last look found messages a long poll handed to the worker
         self._empty: set[Source] = set()  # long polls that came back empty, since the wait began
         self._failures: dict[Source, int] = {}
         self._retry_at: dict[Source, float] = {}
@@ -140,10 +149,15 @@ class Poller:
     def _take(self) -> list[Held]:
         with self._cond:
             batch, self._delivered = self._delivered, []
+            handed, self._handed = self._handed, []
         for source in dict.fromkeys(h.source for h in batch):
             self.strategy.found(source, sum(1 for h in batch if h.source is source))
-        if batch:
+        for source, count in handed:
+            self.strategy.found(source, count)  # active again: short receives follow up
+        self.handed = bool(handed)
+        if batch or handed:
             self.idle = False
+            self.last_wait = 0
         return batch
 
     def _arm(self, wanted: int) -> None:
@@ -170,6 +184,10 @@ class Poller:
     def _long_poll(self, source: Source, wanted: int) -> None:
         batch = self.receive(source, wanted, self.poll_period)
         late = []
+        handed = False
+        if batch and self.deliver is not None and not self._closed and not self.stop.is_set():
+            self.deliver(batch)  # started at once (or given back by a worker that just stopped)
+            handed = True
         with self._cond:
             self._open.discard(source)
             if batch is None:
@@ -181,6 +199,8 @@ class Poller:
                 self._retry_at.pop(source, None)
                 if not batch:
                     self._empty.add(source)
+                elif handed:
+                    self._handed.append((source, len(batch)))
                 elif self._closed or self.stop.is_set():
                     late = batch
                 else:
@@ -203,7 +223,7 @@ class Poller:
             while True:
                 self._arm(wanted)  # again on each queue whose long poll came back empty
                 with self._cond:
-                    if not self._delivered and self._failure is None and not self.stop.is_set():
+                    if not self._delivered and not self._handed and self._failure is None and not self.stop.is_set():
                         if not self._open and not self.strategy.active() and self._waiting_on_nothing():
                             return self._stay_idle()
                         if set(self.sources) <= self._empty:
@@ -217,6 +237,9 @@ class Poller:
                 batch = self._take()
                 if batch:
                     return batch
+                if self.handed:  # handed to the worker by a long poll's thread
+                    self.handoff()
+                    return []
                 if failure is not None:
                     self.failed = failure
                     return None

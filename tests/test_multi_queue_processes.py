@@ -7,18 +7,16 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import time
-import urllib.request
 from collections import Counter
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from django_sqs import send, send_many
 from tests.processes import ReceiverProcess, wait_until
 from tests.queue_helpers import counts
+from tests.test_ops_processes import metrics_url, scrape
 from tests.test_threads_priority import PRIORITY, check_fifo_groups, inversions
 from tests.test_worker_processes_hardening import nothing_in_flight, unfinished
 
@@ -41,30 +39,19 @@ def pick_up(worker, queue: str, n: int) -> float:
 
 
 def receives_by_queue(url: str) -> dict[str, float]:
-    with urllib.request.urlopen(url, timeout=10) as response:
-        text = response.read().decode()
     got: dict[str, float] = {}
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            if s.name == "django_sqs_requests_total" and s.labels["action"] == "ReceiveMessage":
-                got[s.labels["queue"]] = got.get(s.labels["queue"], 0) + s.value
+    for s in scrape(url):
+        if s.name == "django_sqs_requests_total" and s.labels["action"] == "ReceiveMessage":
+            got[s.labels["queue"]] = got.get(s.labels["queue"], 0) + s.value
     return got
 
 
 def worker_queues(url: str) -> set[tuple[str, str, str]]:
-    with urllib.request.urlopen(url, timeout=10) as response:
-        text = response.read().decode()
     return {
         (s.labels["queue"], s.labels["worker"], s.labels["mode"])
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
+        for s in scrape(url)
         if s.name == "django_sqs_worker_queues" and s.value == 1
     }
-
-
-def metrics_url(worker) -> str:
-    match = worker.wait_for(lambda: re.search(r"metrics endpoint url=(\S+)", worker.log()), message="metrics url")
-    return match.group(1)
 
 
 # -- idle: a long poll open on every queue --------------------------------------------------

@@ -17,7 +17,7 @@ import json
 import sys
 import time
 
-from bench.queues import MANY, PRIORITY_LATENCY, WEIGHTED_IDLE, WEIGHTED_LATENCY
+from bench.queues import MANY, PRIORITY_IDLE, PRIORITY_LATENCY, WEIGHTED_IDLE, WEIGHTED_LATENCY
 
 WEIGHTS = "wlat_a=3,wlat_b=2,wlat_c=1"
 
@@ -90,6 +90,7 @@ def idle_start(bench) -> None:
     bench._many_idle = []
     for kind, queues, flags in (
         ("single", ("idle",), []),
+        ("priority", PRIORITY_IDLE, ["--priority"]),
         ("weighted", WEIGHTED_IDLE, ["--together"]),
     ):
         names = [bench.fresh(DS, q) for q in queues]

@@ -271,3 +271,33 @@ def test_a_group_of_too_many_queues_is_a_warning(settings):
     errors = check_settings()
     assert ids_of(errors) == ["django_sqs.W050"]
     assert "Split it" in errors[0].hint
+
+
+@pytest.mark.slow
+def test_the_many_queue_bench_produces_its_figures(tmp_path):
+    """``bench/run.py --many --quick`` measures every figure beside its baseline (no timing
+    is asserted: the figures come from the full run)."""
+    import subprocess
+    import sys
+
+    from tests.processes import ROOT
+
+    pytest.importorskip("psutil")
+    out = tmp_path / "many.json"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--many", "--quick", "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    results = json.loads(out.read_text())["results"]
+    figures = [
+        *(f"many_pickup_priority_plat_{x}_p50" for x in "abc"),
+        *(f"many_pickup_weighted_wlat_{x}_p50" for x in "abc"),
+        *(f"many_idle_rpm_weighted_widle_{x}" for x in "abc"),
+        *(f"many_idle_rpm_priority_pidle_{x}" for x in "abc"),
+        "many_ten_rate", "many_ten_rpm", "many_ten_tree_pss", "many_ten_worker_pss",
+    ]
+    for figure in figures:
+        assert results[figure]["django_sqs"] and results[figure]["baseline"], figure
+    assert results["many_ten_processes"] == {"django_sqs": [1], "baseline": [11]}  # one process against ten and their parent
+    assert "Many queues in one worker" in result.stdout

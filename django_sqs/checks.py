@@ -5,9 +5,9 @@ from __future__ import annotations
 from django.core.checks import Error, Tags, Warning, register
 
 from . import naming
+from . import worker_groups as groups
 from .conf import MAX_POLL_PERIOD, MAX_VISIBILITY_TIMEOUT, is_module_list, settings
 from .registry import describe_clash, registry
-from .worker import groups
 
 
 def _is_int(value) -> bool:

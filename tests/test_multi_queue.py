@@ -13,9 +13,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from django_sqs import send_many
+from django_sqs import worker_groups as groups
 from django_sqs.checks import check_settings
 from django_sqs.registry import registry
-from django_sqs.worker import groups
+from django_sqs.worker.groups import plan_of
 from django_sqs.worker.lifecycle import sources_for
 from django_sqs.worker.strategy import Strict, Weighted, strategy_for
 from tests.queue_helpers import counts
@@ -187,9 +188,9 @@ def test_plan_without_names_runs_the_declared_groups_and_a_process_for_every_oth
     assert all(len(g.queues) == 1 and g.mode == "single" for g in alone)
     served = [rq.name for g in planned for rq in g.queues]
     assert sorted(served) == sorted(rq.name for rq in registry.with_receivers())  # each queue once
-    small = by_name["small"].plan(suffix=None, threads=None, concurrency=None)
+    small = plan_of(by_name["small"], suffix=None, threads=None, concurrency=None)
     assert (small.label, small.concurrency, small.threads) == ("small", 2, 1)
-    assert by_name["levels"].plan(suffix=None, threads=None, concurrency=3).concurrency == 3  # the command line wins
+    assert plan_of(by_name["levels"], suffix=None, threads=None, concurrency=3).concurrency == 3  # the command line wins
 
 
 def test_without_sqs_workers_runreceiver_keeps_a_process_per_queue():

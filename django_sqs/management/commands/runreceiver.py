@@ -13,7 +13,8 @@ from ...conf import settings
 from ...exceptions import SQSError
 from ...selection import select_queues
 from ...worker import Supervisor
-from ...worker.groups import plan
+from ...worker.groups import plan_of
+from ...worker_groups import plan
 from .. import logging as command_logging
 from ..arguments import add_queue_names, number, positive_int
 
@@ -103,7 +104,7 @@ class Command(BaseCommand):
                 raise CommandError(f"No queue with a receiver declares the suffix {suffix!r}.")
         try:
             groups = plan(queues, named=bool(names) or bool(suffix), group_names=options["group"], mode=mode, weights=weights)
-            workers = [g.plan(suffix=suffix, threads=options["threads"], concurrency=options["concurrency"]) for g in groups]
+            workers = [plan_of(g, suffix=suffix, threads=options["threads"], concurrency=options["concurrency"]) for g in groups]
         except (SQSError, ValueError) as exc:  # an undeclared suffix or group, a prefix the checks refuse
             raise CommandError(str(exc)) from exc
         processes = sum(w.concurrency for w in workers)

@@ -7,9 +7,9 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from ... import status
+from ... import worker_groups as groups
 from ...exceptions import SQSError
 from ...selection import select_queues
-from ...worker import groups
 from .. import logging as command_logging
 from ..arguments import add_queue_names
 

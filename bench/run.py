@@ -887,7 +887,7 @@ def print_table(summary: dict, results: dict, runs: int) -> None:
 
 def table_lines(document: dict) -> list[str]:
     """The figures of a results file as a table that Markdown and Org both read: what
-    bench/RESULTS.md and README.org show (``bench/run.py --table FILE``)."""
+    bench/RESULTS.md and docs/benchmarks.rst show (``bench/run.py --table FILE``)."""
     summary, runs = document["summary"], document["meta"]["config"]["runs"]
     lines = [
         "| figure | django_sqs | baseline (same run) | ratio | goal | met |",

@@ -12,8 +12,14 @@ class DjangoSQSConfig(AppConfig):
         # Only wiring here: no AWS calls and no clients at start-up.
         from . import checks  # noqa: F401  (registers the system checks)
         from .autodiscovery import autodiscover
+        from .dashboard import checks as dashboard_checks  # noqa: F401
+        from .dashboard import enabled as dashboard_enabled
+        from .dashboard import workers as dashboard_workers
 
         autodiscover()
+        if dashboard_enabled():
+            # Workers publish themselves for the dashboard through django_sqs.signals.
+            dashboard_workers.connect()
         if getattr(settings, "TASKS", None) and _tasks_framework_installed():
             # Task queues are registered like receivers' queues, so every command sees them.
             from django.core.signals import setting_changed

@@ -14,6 +14,20 @@ def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def not_boolean(names, check_id: str) -> list:
+    """An error ``check_id`` for each of the settings ``names`` that is not True or False."""
+    errors = []
+    for name in names:
+        value = getattr(settings, name)
+        if not isinstance(value, bool):
+            errors.append(Error(
+                f"{name} must be True or False, not {value!r}.",
+                hint=f"Set {name} = True or {name} = False.",
+                id=check_id,
+            ))
+    return errors
+
+
 @register(Tags.compatibility)
 def check_settings(app_configs=None, **kwargs) -> list:
     errors = []
@@ -46,14 +60,7 @@ def check_settings(app_configs=None, **kwargs) -> list:
             id="django_sqs.E006",
         ))
 
-    for name in ("SQS_CREATE_QUEUES", "SQS_EAGER", "SQS_STATUS_PUBLIC"):
-        value = getattr(settings, name)
-        if not isinstance(value, bool):
-            errors.append(Error(
-                f"{name} must be True or False, not {value!r}.",
-                hint=f"Set {name} = True or {name} = False.",
-                id="django_sqs.E007",
-            ))
+    errors += not_boolean(("SQS_CREATE_QUEUES", "SQS_EAGER", "SQS_STATUS_PUBLIC"), "django_sqs.E007")
 
     for name in ("SQS_REGION", "SQS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         value = getattr(settings, name)
@@ -106,6 +113,17 @@ def _check_queue_names() -> list:
                 hint="Give the receiver visibility_timeout=... of 1 second or more, or raise SQS_DEFAULT_VISIBILITY_TIMEOUT.",
                 obj=rq.name,
                 id="django_sqs.E012",
+            ))
+        if rq.receiver is not None and rq.dead_letter_queue and rq.max_receive_count == 1:
+            errors.append(Warning(
+                f"Queue {rq.name!r} moves a message to its dead-letter queue {rq.dead_letter_queue!r} after "
+                "max_receive_count=1 receive. A worker that stops gives back the messages it received but "
+                "did not start (up to threads + 10), and each give-back is a receive: a message given back "
+                "once reaches the dead-letter queue without having run.",
+                hint="Use max_receive_count=2 or more (the default is 5): every receive counts, failed runs "
+                "and give-backs alike.",
+                obj=rq.name,
+                id="django_sqs.W030",
             ))
         for suffix in (None, *rq.suffixes):
             full = naming.build_full_name(settings.SQS_QUEUE_PREFIX, rq.name, suffix)

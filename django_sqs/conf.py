@@ -33,6 +33,13 @@ SETTING_NAMES = (
     "SQS_STATUS_PUBLIC",
     "SQS_RECEIVER_MODULES",
 )
+#: The dashboard's settings (django_sqs.dashboard); read on each request, no client reset.
+ADMIN_SETTING_NAMES = (
+    "SQS_ADMIN",
+    "SQS_ADMIN_READ_ONLY",
+    "SQS_ADMIN_PEEK_LIVE_QUEUES",
+    "SQS_ADMIN_OLDEST_MESSAGE_AGE",
+)
 
 
 class Settings:
@@ -97,6 +104,22 @@ class Settings:
     @property
     def SQS_STATUS_PUBLIC(self) -> bool:
         return self._get("SQS_STATUS_PUBLIC", False)
+
+    @property
+    def SQS_ADMIN(self) -> bool:
+        return self._get("SQS_ADMIN", True)
+
+    @property
+    def SQS_ADMIN_READ_ONLY(self) -> bool:
+        return self._get("SQS_ADMIN_READ_ONLY", False)
+
+    @property
+    def SQS_ADMIN_PEEK_LIVE_QUEUES(self) -> bool:
+        return self._get("SQS_ADMIN_PEEK_LIVE_QUEUES", False)
+
+    @property
+    def SQS_ADMIN_OLDEST_MESSAGE_AGE(self) -> bool:
+        return self._get("SQS_ADMIN_OLDEST_MESSAGE_AGE", False)
 
     @property
     def SQS_WORKERS(self) -> list[dict[str, Any]]:

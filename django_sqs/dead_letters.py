@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from . import eager, naming, provisioning, queue_urls, receipts
+from . import eager, provisioning, queue_urls, receipts
 from .client import get_client, wrap_errors
 from .conf import settings
 from .exceptions import ConfigurationError, QueueDoesNotExist, SQSError, UnknownQueue
@@ -33,11 +33,9 @@ _ATTRIBUTE_FIELDS = ("DataType", "StringValue", "BinaryValue")
 
 def queue_of(full_name: str) -> tuple[RegisteredQueue, str | None]:
     """The registered queue and suffix whose full SQS name is ``full_name``."""
-    prefix = settings.SQS_QUEUE_PREFIX
-    for rq in registry:
-        for suffix in (None, *rq.suffixes):
-            if naming.build_full_name(prefix, rq.name, suffix) == full_name:
-                return rq, suffix
+    found = registry.find_full_name(full_name)
+    if found is not None:
+        return found
     raise UnknownQueue(f"No registered queue has the SQS name {full_name!r}.")
 
 
@@ -69,6 +67,18 @@ def send_to_dead_letter_queue(message: Message, reason: str = "") -> str:
     afterwards, and the worker deletes it as usual. If the send fails, the exception
     propagates, the receiver fails, and the original stays. ``reason`` is logged.
     """
+    full_name, new_id = move_to_dead_letter_queue(message)
+    logger.warning(
+        "sent to dead-letter queue queue=%s id=%s dead_letter_queue=%s new_id=%s reason=%s",
+        message.queue_name, message.id, full_name, new_id, reason or "-",
+    )
+    return new_id
+
+
+def move_to_dead_letter_queue(message: Message, body: str | None = None) -> tuple[str, str]:
+    """``send_to_dead_letter_queue`` without its log line, for callers that log the move
+    their own way; ``body`` replaces the message's body. Returns the dead-letter queue's
+    SQS name and the new message id."""
     if message.queue_name is None or message.id is None:
         raise SQSError("send_to_dead_letter_queue() needs a received message (it has no queue or id).")
     rq, suffix = queue_of(message.queue_name)
@@ -78,25 +88,21 @@ def send_to_dead_letter_queue(message: Message, reason: str = "") -> str:
             f"Queue {rq.name!r} has no dead-letter queue; declare one with "
             "receiver(..., dead_letter_queue=...) to use send_to_dead_letter_queue()."
         )
+    if body is None:
+        body = message.raw_body if message.raw_body is not None else message.encode()
     record = {
         "MessageId": message.id,
-        "Body": message.raw_body if message.raw_body is not None else message.encode(),
+        "Body": body,
         "MessageAttributes": message.message_attributes,
         "Attributes": message.attributes,
     }
     entry = resend_entry(record, fifo=dlq.fifo)
     full_name = dlq.full_name(suffix)
     if settings.SQS_EAGER:
-        new_id = eager.deliver(dlq, full_name, entry)
-    else:
-        url = provisioning.queue_url(dlq, suffix)
-        with wrap_errors("SendMessage", full_name):
-            new_id = get_client().send_message(QueueUrl=url, **entry)["MessageId"]
-    logger.warning(
-        "sent to dead-letter queue queue=%s id=%s dead_letter_queue=%s new_id=%s reason=%s",
-        message.queue_name, message.id, full_name, new_id, reason or "-",
-    )
-    return new_id
+        return full_name, eager.deliver(dlq, full_name, entry)
+    url = provisioning.queue_url(dlq, suffix)
+    with wrap_errors("SendMessage", full_name):
+        return full_name, get_client().send_message(QueueUrl=url, **entry)["MessageId"]
 
 
 class Redrive:

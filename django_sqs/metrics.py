@@ -1,4 +1,4 @@
-"""Prometheus metrics of the worker processes (optional: ``pip install 'django-sqs[metrics]'``).
+"""Prometheus metrics of the worker processes (optional: ``pip install 'django-sqs-worker[metrics]'``).
 
 Each worker process counts, from the worker's signals and from botocore's events on its
 SQS client; the runreceiver process serves the sum of all of them on one port. That is
@@ -41,7 +41,7 @@ try:
 except ImportError:  # the optional extra is not installed
     prometheus_client = None
 
-MISSING = "--metrics-port needs prometheus_client: pip install 'django-sqs[metrics]'"
+MISSING = "--metrics-port needs prometheus_client: pip install 'django-sqs-worker[metrics]'"
 ENV = "PROMETHEUS_MULTIPROC_DIR"
 #: Receiver durations: from a no-op (well under a millisecond) to a long job.
 DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900)

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from . import naming
+from .conf import settings
 from .exceptions import ConfigurationError, UnknownQueue
 from .message import Message
 from .registered_queue import RegisteredQueue
@@ -75,7 +76,23 @@ class Registry:
             return self._registry[name]
         except KeyError:
             known = ", ".join(sorted(self._registry)) or "none"
-            raise UnknownQueue(f"No queue named {name!r} is registered (registered: {known}).") from None
+            raise UnknownQueue(
+                f"No queue named {name!r} is registered (registered: {known}). Declare it with "
+                f"@receiver({name!r}) on its receiver, or, for a queue this project only sends to "
+                f"(its receiver lives elsewhere), with django_sqs.register({name!r}) in a receivers module."
+            ) from None
+
+    def find_full_name(self, full_name: str) -> tuple[RegisteredQueue, str | None] | None:
+        """The registered queue and suffix whose full SQS name (prefix, name, suffix) is
+        ``full_name``, or None: tables and logs print full names, commands accept them."""
+        prefix = settings.SQS_QUEUE_PREFIX
+        if not isinstance(prefix, str):
+            return None  # reported by the system checks (E001)
+        for rq in self._registry.values():
+            for suffix in (None, *rq.suffixes):
+                if naming.build_full_name(prefix, rq.name, suffix) == full_name:
+                    return rq, suffix
+        return None
 
     def __contains__(self, name: str) -> bool:
         return name in self._registry

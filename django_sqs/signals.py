@@ -1,7 +1,7 @@
 """Django signals sent by the worker, for your own tooling (and for ours: health, metrics).
 
-Every signal is sent with ``send_robust``: a receiver that raises is logged on the
-``django_sqs.signals`` logger and never breaks the worker. Receivers run in the thread
+Every signal is sent with ``send_robust``: a receiver that raises never breaks the worker,
+and Django logs it once (ERROR with the traceback, on the ``django.dispatch`` logger). Receivers run in the thread
 that sends, so keep them short (they sit on the path of every message).
 
 ``worker_started``   sender=the worker class; ``queues`` (full names, in priority order),
@@ -20,11 +20,7 @@ that sends, so keep them short (they sit on the path of every message).
 
 from __future__ import annotations
 
-import logging
-
 from django.dispatch import Signal
-
-logger = logging.getLogger("django_sqs.signals")
 
 worker_started = Signal()
 worker_stopping = Signal()
@@ -34,13 +30,11 @@ message_handled = Signal()
 
 
 def emit(signal: Signal, sender: object, **kwargs: object) -> None:
-    """Send ``signal`` to every receiver; log (never raise) what a receiver raised."""
+    """Send ``signal`` to every receiver; what a receiver raises is not raised here.
+
+    Django's ``send_robust`` logs each failure itself (``django.dispatch``, with the
+    traceback), so it is not logged again here: one failure, one log record.
+    """
     if not signal.has_listeners(sender):  # the common case costs one check, not a send
         return
-    for receiver, result in signal.send_robust(sender, **kwargs):
-        if isinstance(result, Exception):
-            logger.error(
-                "signal receiver failed receiver=%s queue=%s id=%s error=%r",
-                getattr(receiver, "__qualname__", receiver), kwargs.get("queue", "-"),
-                kwargs.get("message_id", "-"), result, exc_info=result,
-            )
+    signal.send_robust(sender, **kwargs)

@@ -14,10 +14,14 @@ USE_TZ = True
 ALLOWED_HOSTS = ["*"]
 
 INSTALLED_APPS = [
+    # The SQS dashboard lives in the admin (tests/test_dashboard*.py).
+    "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # Serves the admin's CSS to the live server of the dashboard's browser test.
+    "django.contrib.staticfiles",
     "django_sqs",
     "django_sqs.tasks.results",
     "tests",
@@ -27,6 +31,7 @@ if django.VERSION < (6, 0):
     INSTALLED_APPS.insert(-1, "django_tasks")
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
 ]
@@ -34,10 +39,11 @@ TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "APP_DIRS": True,
-        "OPTIONS": {"context_processors": ["django.contrib.auth.context_processors.auth", "django.contrib.messages.context_processors.messages"]},
+        "OPTIONS": {"context_processors": ["django.template.context_processors.request", "django.contrib.auth.context_processors.auth", "django.contrib.messages.context_processors.messages"]},
     }
 ]
 ROOT_URLCONF = "tests.urls"
+STATIC_URL = "/static/"
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 
 # Worker subprocesses started by the tests are told the test database's name.

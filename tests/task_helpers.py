@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 
+import pytest
+from django.core.management import call_command
+
 from django_sqs import provisioning
 from django_sqs.registry import registry
 from django_sqs.tasks import compat
+from tests import tasks
 
 STORE = "django_sqs.tasks.results.DatabaseResultStore"
+DEFAULT = "tasks__default__default"
 QUEUES = ["default", "emails", "orders.fifo"]
 #: The logger the framework's own signal receivers write to.
 FRAMEWORK_LOGGER = "django.tasks" if compat.FRAMEWORK == "django.tasks" else "django_tasks"
@@ -52,3 +57,16 @@ def counts(sqs, name: str, suffix=None) -> dict[str, int]:
 
 def bodies(sqs, name: str, suffix=None) -> list[dict]:
     return [json.loads(m["Body"]) for m in messages(sqs, name, suffix)]
+
+
+@pytest.fixture
+def fresh_runs():
+    """``tests.tasks.runs`` empty before and after the test (``usefixtures("fresh_runs")``)."""
+    tasks.runs.clear()
+    yield
+    tasks.runs.clear()
+
+
+def work(name: str = DEFAULT, *args: str) -> None:
+    """Run the worker in this process until the queue is drained."""
+    call_command("runreceiver", name, "--burst", *args)

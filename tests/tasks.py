@@ -116,3 +116,11 @@ def slow_attempt(context, seconds: float, slow_until: int = 1, label: str = ""):
 async def failing_task_async():
     await asyncio.sleep(0)
     raise ValueError("This async task failed")
+
+
+@task(queue_name="orders.fifo", takes_context=True)
+def fifo_attempt(context, n: int, fail_until: int = 0):
+    record(task="fifo_attempt", n=n, attempt=context.attempt)
+    if context.attempt <= fail_until:
+        raise ValueError(f"attempt {context.attempt} fails")
+    return context.attempt

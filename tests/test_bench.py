@@ -74,7 +74,7 @@ def test_quick_bench_produces_every_figure(tmp_path):
     assert tasks["task_drain_rate/drain_rate_c1/django_sqs"]["ratio"]["median"] > 0
     assert "Django tasks (django_sqs.tasks)" in result.stdout
     assert "figure" in result.stdout and "baseline (same run)" in result.stdout
-    # The table bench/RESULTS.md and README.org show is rendered from the same file.
+    # The table bench/RESULTS.md and docs/benchmarks.rst show is rendered from the same file.
     table = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "run.py"), "--table", str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=60,

@@ -127,6 +127,14 @@ def test_e011_registered_queue_name_sqs_would_refuse(settings):
     assert errors[0].hint
 
 
+def test_w030_a_dead_letter_queue_after_one_receive_leaves_no_room_for_a_give_back(settings):
+    register("fragile", lambda message: None, dead_letter_queue="fragile_dlq", max_receive_count=1)
+    (warning,) = [e for e in check_settings() if e.id == "django_sqs.W030"]
+    assert warning.obj == "fragile" and "without having run" in warning.msg and warning.hint
+    register("sturdy", lambda message: None, dead_letter_queue="sturdy_dlq", max_receive_count=2)
+    assert [e.obj for e in check_settings() if e.id == "django_sqs.W030"] == ["fragile"]
+
+
 def test_checks_are_registered_and_run_by_manage_py_check(settings):
     assert "django_sqs.E004" not in ids(run_checks())
     settings.SQS_POLL_PERIOD = 30

@@ -1,4 +1,4 @@
-"""The README's demo (example_project/demo.py), end to end against its own server."""
+"""The demo of README.org (example_project/demo.py), end to end against its own server."""
 
 import os
 import re

@@ -143,7 +143,7 @@ def test_shutdown_stops_the_server_and_restores_the_environment():
 
 def test_without_prometheus_client_the_option_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(metrics, "prometheus_client", None)
-    with pytest.raises(CommandError, match=r"pip install 'django-sqs\[metrics\]'"):
+    with pytest.raises(CommandError, match=r"pip install 'django-sqs-worker\[metrics\]'"):
         ops.configure(metrics_port=9100)
 
 

@@ -40,7 +40,7 @@ def test_enqueue_returns_a_ready_result_and_sends_one_envelope(sqs, settings):
     assert body == {
         "v": 1, "id": result.id, "task": "tests.tasks.noop_task", "args": [], "kwargs": {},
         "backend": "default", "queue": "default", "priority": 0,
-        "enqueued_at": result.enqueued_at.isoformat(), "run_after": None,
+        "enqueued_at": result.enqueued_at.isoformat(), "run_after": None, "attempt": 1,
     }
 
 
@@ -215,7 +215,8 @@ def test_task_queues_are_registered_by_the_naming_rule(settings):
     assert registry.get(DEFAULT).full_name() == "t__tasks__default__default"
     assert registry.get("tasks__default__orders.fifo").full_name() == "t__tasks__default__orders.fifo"
     rq = registry.get(DEFAULT)
-    assert rq.dead_letter_queue == "tasks__default__default__dlq" and rq.max_receive_count == 4
+    # The redrive policy is a crash-loop safety net with room for 500 receives that do not run it.
+    assert rq.dead_letter_queue == "tasks__default__default__dlq" and rq.max_receive_count == 4 + 500
     assert registry.get("tasks__default__orders.fifo").dead_letter_queue == "tasks__default__orders__dlq.fifo"
 
 
@@ -408,6 +409,15 @@ def test_database_store_without_its_app_is_a_check_error(settings):
     assert _ids(backend.check()) == ["django_sqs.E043"]
 
 
+def test_fifo_retries_without_a_result_store_are_a_check_warning():
+    backend = SQSBackend("default", {"QUEUES": ["default", "orders.fifo"], "OPTIONS": {"MAX_ATTEMPTS": 3}})
+    (warning,) = backend.check()
+    assert warning.id == "django_sqs.W031" and "'orders.fifo'" in warning.msg and "RESULT_STORE" in warning.hint
+    one_attempt = SQSBackend("default", {"QUEUES": ["orders.fifo"], "OPTIONS": {}})
+    with_store = SQSBackend("default", {"QUEUES": ["orders.fifo"], "OPTIONS": {"MAX_ATTEMPTS": 3, "RESULT_STORE": STORE}})
+    assert one_attempt.check() == [] and with_store.check() == []
+
+
 @pytest.mark.django_db  # Django 6.1's model checks ask the database about JSONField
 def test_checks_run_through_manage_py_check(settings):
     use_backend(settings, store=False, MAX_ATTEMPTS="3")
@@ -424,3 +434,32 @@ def test_signals_are_those_of_the_running_framework():
         from django_tasks import signals
     assert compat.task_started is signals.task_started and compat.task_finished is signals.task_finished
     assert issubclass(SQSBackend, compat.BaseTaskBackend)
+
+
+# -- errors that say what to change (issue 17 item 10) ------------------------------------------------
+def test_a_queue_the_backend_does_not_list_names_the_task_and_the_setting(settings):
+    use_backend(settings, store=False)
+    with pytest.raises(InvalidTask) as info:
+        tasks.noop_task.using(queue_name="reports")
+    message = str(info.value)
+    assert message.startswith("tests.tasks.noop_task: Queue 'reports' is not valid")
+    assert "TASKS['default'][\"QUEUES\"] is ['default', 'emails', 'orders.fifo']: add 'reports' there" in message
+
+
+def test_a_priority_without_levels_names_the_setting(settings):
+    use_backend(settings, store=False)
+    with pytest.raises(InvalidTask, match=r'tests.tasks.noop_task: .*TASKS\[\'default\'\]\["OPTIONS"\]\["PRIORITY_LEVELS"\]'):
+        tasks.noop_task.using(priority=10)
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, which",
+    [((object(),), {}, "argument 0 (object)"), ((1,), {"when": {1, 2}}, "keyword argument 'when' (set)")],
+)
+def test_an_argument_that_is_not_json_is_named_with_the_task(sqs, settings, args, kwargs, which):
+    use_backend(settings, store=False)
+    with pytest.raises(TypeError) as info:
+        tasks.noop_task.enqueue(*args, **kwargs)
+    message = str(info.value)
+    assert message.startswith(f"tests.tasks.noop_task: {which} cannot be sent as JSON (Unsupported type:")
+    assert counts(sqs, DEFAULT)["visible"] == 0

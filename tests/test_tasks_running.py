@@ -18,22 +18,17 @@ from django_sqs.tasks.enqueueing import envelope_of, new_result
 from django_sqs.tasks.envelope import TaskMessage
 from django_sqs.tasks.running import MAX_WORKER_ID
 from tests import tasks
-from tests.task_helpers import FRAMEWORK_LOGGER, bodies, counts, use_backend
+from tests.task_helpers import (  # noqa: F401 (fresh_runs: a fixture)
+    DEFAULT,
+    FRAMEWORK_LOGGER,
+    bodies,
+    counts,
+    fresh_runs,
+    use_backend,
+    work,
+)
 
-DEFAULT = "tasks__default__default"
-
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _runs():
-    tasks.runs.clear()
-    yield
-    tasks.runs.clear()
-
-
-def work(name=DEFAULT, *args):
-    call_command("runreceiver", name, "--burst", *args)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_runs")]
 
 
 def test_success_is_recorded_with_times_and_one_attempt(sqs, settings):
@@ -151,8 +146,12 @@ def test_async_task_failure_is_recorded_and_logged_with_its_traceback(sqs, setti
     assert result.status == TaskResultStatus.FAILED and result.attempts == 2  # retried, then spent
     assert [e.exception_class for e in result.errors] == [ValueError, ValueError]
     assert result.errors[0].traceback.endswith("ValueError: This async task failed\n")
+    # The framework logs the final failure at ERROR; the first attempt, retried, is READY again.
     failed_logs = [r for r in caplog.records if r.name == FRAMEWORK_LOGGER and r.levelno == logging.ERROR]
-    assert len(failed_logs) == 2 and all(r.exc_info and r.exc_info[0] is ValueError for r in failed_logs)
+    assert len(failed_logs) == 1 and failed_logs[0].exc_info[0] is ValueError
+    ours = [r for r in caplog.records if r.name == "django_sqs.tasks"]
+    assert [r.levelno for r in ours] == [logging.WARNING, logging.ERROR]
+    assert all(r.exc_info and r.exc_info[0] is ValueError for r in ours)
 
 
 def test_aget_result(sqs, settings):
@@ -182,7 +181,8 @@ def test_retry_waits_for_the_backoff_and_the_result_is_ready_again(sqs, settings
     result = tasks.attempt_and_id.enqueue(fail_until=5)
     work()
     assert [r["attempt"] for r in tasks.runs] == [1]
-    assert counts(sqs, DEFAULT) == {"visible": 0, "in_flight": 1, "delayed": 0}  # hidden for the backoff
+    # The retry is a new message for attempt 2, delayed by the backoff; the original is deleted.
+    assert counts(sqs, DEFAULT) == {"visible": 0, "in_flight": 0, "delayed": 1}
     result.refresh()
     assert result.status == TaskResultStatus.READY and not result.is_finished
     assert [e.exception_class for e in result.errors] == [ValueError]
@@ -280,14 +280,16 @@ def test_eager_mode_runs_the_task_at_once(settings):
         ("TASK:tests.tasks.nowhere", "cannot be imported"),
         ("TASK:tests.tasks.not_a_task", "is a function, not a Task"),
         ("TASK:tests.tasks.noop_task:50", "not valid here"),  # a priority this backend refuses
+        ("TASK:.x", "'.x' is not a dotted path"),  # import_string would raise ValueError
     ],
 )
 def test_a_message_that_is_not_a_valid_task_is_a_bad_message(sqs, settings, caplog, body, reason):
     use_backend(settings, store=False)
     if body.startswith("TASK:"):
-        path, _, priority = body[5:].partition(":")
+        path, _, rest = body[5:].partition(":")
+        priority, _, result_id = rest.partition(":")
         body = json.dumps({
-            "v": 1, "id": "abc", "task": path, "args": [], "kwargs": {}, "backend": "default",
+            "v": 1, "id": result_id or "abc", "task": path, "args": [], "kwargs": {}, "backend": "default",
             "queue": "default", "priority": int(priority or 0), "enqueued_at": timezone.now().isoformat(),
             "run_after": None,
         })
@@ -352,3 +354,41 @@ def test_priority_level_is_served_with_suffix(sqs, settings):
     tasks.noop_task.enqueue("normal")
     work(DEFAULT, "--suffix", "high")
     assert [r["args"] for r in tasks.runs] == [["urgent"]]
+
+
+def test_a_naive_enqueued_at_is_read_as_utc_and_stored_aware(sqs, settings, recwarn):
+    use_backend(settings)
+    result = new_result(task_backends["default"], tasks.calculate_meaning_of_life, [], {})
+    body = envelope_of(result).as_json()
+    body["enqueued_at"] = "2026-12-02T07:45:51.123456"  # another producer's naive time
+    sqs.send_message(QueueUrl=provisioning.queue_url(registry.get(DEFAULT)), MessageBody=json.dumps(body))
+    work()
+    stored = tasks.calculate_meaning_of_life.get_result(result.id)
+    assert stored.status == TaskResultStatus.SUCCESSFUL
+    assert stored.enqueued_at == dt.datetime(2026, 12, 2, 7, 45, 51, 123456, tzinfo=dt.timezone.utc)
+    assert not [w for w in recwarn if "naive datetime" in str(w.message)]
+
+
+def test_an_id_no_result_store_can_keep_is_a_bad_message_not_retried(sqs, settings, caplog):
+    """On PostgreSQL the 64-character column refuses a longer id: without this check the
+    start could never be recorded and the task came back every 10 s until retention ended."""
+    use_backend(settings)
+    result = new_result(task_backends["default"], tasks.calculate_meaning_of_life, [], {})
+    object.__setattr__(result, "id", "i" * 65)
+    sqs.send_message(QueueUrl=provisioning.queue_url(registry.get(DEFAULT)), MessageBody=json.dumps(envelope_of(result).as_json()))
+    with caplog.at_level(logging.INFO, logger="django_sqs"):
+        work()
+    (line,) = [m for m in caplog.messages if m.startswith("bad message")]
+    assert "65 characters long, more than 64" in line
+    assert not any("result store unavailable" in m for m in caplog.messages)
+    assert counts(sqs, DEFAULT) == {"visible": 0, "in_flight": 0, "delayed": 0}
+
+
+def test_a_naive_run_after_is_read_as_utc(sqs, settings):
+    use_backend(settings, store=False)
+    result = new_result(task_backends["default"], tasks.noop_task, ["due"], {})
+    body = envelope_of(result).as_json()
+    body["run_after"] = (timezone.now() - dt.timedelta(seconds=5)).replace(tzinfo=None).isoformat()
+    sqs.send_message(QueueUrl=provisioning.queue_url(registry.get(DEFAULT)), MessageBody=json.dumps(body))
+    work()
+    assert [r["args"] for r in tasks.runs] == [["due"]]

@@ -36,5 +36,5 @@ def add_queue_names(parser: argparse.ArgumentParser, default: str = "all") -> No
     """The positional ``queue_name ...`` every command takes."""
     parser.add_argument(
         "queue_names", nargs="*", metavar="queue_name",
-        help=f"registered queue names or shell-style patterns (shop__*); default: {default}",
+        help=f"registered queue names, shell-style patterns of them (shop__*) or full SQS names (prod__shop__mail); default: {default}",
     )

@@ -1,4 +1,4 @@
-"""A Django tasks backend on SQS (SPEC §11; README "Django tasks").
+"""A Django tasks backend on SQS (docs/topics/tasks.rst).
 
     TASKS = {"default": {"BACKEND": "django_sqs.tasks.SQSBackend", "QUEUES": ["default"]}}
 

@@ -40,12 +40,27 @@ class SQSBackend(BaseTaskBackend):
         return import_string(self.sqs_options.result_store)(self)
 
     def validate_task(self, task) -> None:
-        super().validate_task(task)
+        try:
+            super().validate_task(task)
+        except InvalidTask as exc:
+            # Django's messages name neither the task nor the setting to change.
+            raise InvalidTask(f"{task.module_path}: {exc}{self._hint(task)}") from exc
         if task.run_after is not None and naming.is_fifo(task.queue_name):
             raise InvalidTask(
                 f"Queue {task.queue_name!r} is FIFO: SQS cannot delay one message of a FIFO queue, "
                 "so run_after is not supported there."
             )
+
+    def _hint(self, task) -> str:
+        where = f"TASKS[{self.alias!r}]"
+        if self.queues and task.queue_name not in self.queues:
+            return (
+                f" {where}[\"QUEUES\"] is {sorted(self.queues)!r}: add {task.queue_name!r} there "
+                "(and serve it with a worker), or use one of those queues."
+            )
+        if task.priority and not self.supports_priority:
+            return f' Priorities need {where}["OPTIONS"]["PRIORITY_LEVELS"].'
+        return ""
 
     def enqueue(self, task, args, kwargs):
         self.validate_task(task)

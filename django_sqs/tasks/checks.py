@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from django.apps import apps
-from django.core.checks import Error
+from django.core.checks import Error, Warning
 from django.utils.module_loading import import_string
+
+from .. import naming
 
 RESULTS_APP = "django_sqs.tasks.results"
 
 
-def check_backend(backend) -> list[Error]:
+def check_backend(backend) -> list[Error | Warning]:
     where = f"TASKS[{backend.alias!r}]"
     errors = [
         Error(f"{where}: {p.message}", hint=p.hint, obj=where, id="django_sqs.E040")
@@ -24,6 +26,17 @@ def check_backend(backend) -> list[Error]:
             id="django_sqs.E041",
         ))
     store = backend.sqs_options.result_store
+    fifo = sorted(q for q in backend.queues if naming.is_fifo(q))
+    if store is None and fifo and backend.sqs_options.max_attempts > 1:
+        errors.append(Warning(
+            f"{where}: the FIFO task queue(s) {', '.join(map(repr, fifo))} retry without a result store. A FIFO "
+            "queue keeps a failed message for its retry, so only SQS's receive count numbers the attempts "
+            "there, and a message given back unstarted (a worker stopping) uses up a retry.",
+            hint='Set OPTIONS["RESULT_STORE"] = "django_sqs.tasks.results.DatabaseResultStore": it counts the '
+            "attempts that really started.",
+            obj=where,
+            id="django_sqs.W031",
+        ))
     if store is not None:
         try:
             import_string(store)

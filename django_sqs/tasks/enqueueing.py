@@ -20,7 +20,15 @@ from django.utils.crypto import get_random_string
 from ..exceptions import SendError
 from ..sending import MAX_DELAY_SECONDS, prepare_entry, send_message, send_messages
 from . import queues
-from .compat import InvalidTask, Task, TaskResult, TaskResultStatus, task_backends, task_enqueued
+from .compat import (
+    InvalidTask,
+    Task,
+    TaskResult,
+    TaskResultStatus,
+    normalize_json,
+    task_backends,
+    task_enqueued,
+)
 from .envelope import Envelope, TaskMessage, seconds_until
 
 __all__ = ["MAX_DELAY_SECONDS", "enqueue_many", "enqueue_on_commit"]
@@ -28,6 +36,28 @@ __all__ = ["MAX_DELAY_SECONDS", "enqueue_many", "enqueue_on_commit"]
 
 def new_result(backend, task: Task, args: Sequence, kwargs: dict) -> TaskResult:
     """A READY result with a new id (32 random characters, as Django's backends use)."""
+    try:
+        return _result(backend, task, args, kwargs)
+    except (TypeError, ValueError) as exc:  # Django's normalize_json: "Unsupported type: ..."
+        raise type(exc)(
+            f"{task.module_path}: {_not_json(args, kwargs)} cannot be sent as JSON ({exc}). Task arguments "
+            "are JSON: str, int, float, bool, None, and lists and dicts of them (pass an id, not an object)."
+        ) from exc
+
+
+def _not_json(args: Sequence, kwargs: dict) -> str:
+    """Which argument ``normalize_json`` refuses, for the error message."""
+    named = [(f"argument {i}", value) for i, value in enumerate(args)]
+    named += [(f"keyword argument {key!r}", value) for key, value in kwargs.items()]
+    for name, value in named:
+        try:
+            normalize_json(value)
+        except (TypeError, ValueError):
+            return f"{name} ({type(value).__name__})"
+    return "an argument"
+
+
+def _result(backend, task: Task, args: Sequence, kwargs: dict) -> TaskResult:
     return TaskResult(
         task=task,
         id=get_random_string(32),

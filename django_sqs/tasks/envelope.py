@@ -2,7 +2,10 @@
 
     {"v": 1, "id": "<result id>", "task": "shop.tasks.charge", "args": [...], "kwargs": {...},
      "backend": "default", "queue": "default", "priority": 0,
-     "enqueued_at": "2026-12-02T07:45:51.123456+00:00", "run_after": null}
+     "enqueued_at": "2026-12-02T07:45:51.123456+00:00", "run_after": null, "attempt": 1}
+
+``attempt`` is the attempt this message is for: 1 when enqueued, one more for each retry
+(a retry is a new message). An envelope without it (sent by an earlier version) is attempt 1.
 
 ``v`` lets a later version change the layout while old messages are still in the queues;
 a worker refuses (as a bad message) an envelope of a version it does not know.
@@ -19,6 +22,9 @@ from ..exceptions import BadMessage
 from ..message import JSONMessage
 
 VERSION = 1
+#: The longest result id: Django's backends make 32 characters and document 64 as the most
+#: (django-tasks ``get_random_id``); the result store's column holds 64.
+MAX_ID_LENGTH = 64
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,6 +38,7 @@ class Envelope:
     priority: int
     enqueued_at: dt.datetime
     run_after: dt.datetime | None = None
+    attempt: int = 1
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -45,6 +52,7 @@ class Envelope:
             "priority": self.priority,
             "enqueued_at": self.enqueued_at.isoformat(),
             "run_after": self.run_after.isoformat() if self.run_after else None,
+            "attempt": self.attempt,
         }
 
     @classmethod
@@ -65,11 +73,19 @@ class Envelope:
                 priority=_typed(data, "priority", int),
                 enqueued_at=_datetime(data.get("enqueued_at"), "enqueued_at"),
                 run_after=_datetime(data["run_after"], "run_after") if data.get("run_after") is not None else None,
+                attempt=_typed(data, "attempt", int) if "attempt" in data else 1,
             )
         except KeyError as exc:
             raise BadMessage(f"task envelope has no {exc.args[0]!r}") from None
         if not envelope.id or not envelope.task:
             raise BadMessage("task envelope has an empty id or task path")
+        if len(envelope.id) > MAX_ID_LENGTH:
+            # No result store could record it: refused now, not retried until retention ends.
+            raise BadMessage(f"task envelope id is {len(envelope.id)} characters long, more than {MAX_ID_LENGTH}")
+        if not all(part.isidentifier() for part in envelope.task.split(".")) or "." not in envelope.task:
+            raise BadMessage(f"task path {envelope.task!r} is not a dotted path (module.function)")
+        if envelope.attempt < 1:
+            raise BadMessage(f"task envelope field 'attempt' is {envelope.attempt}, not 1 or more")
         return envelope
 
 
@@ -86,10 +102,15 @@ def _typed(data: dict, key: str, kind: type) -> Any:
 
 
 def _datetime(value: Any, key: str) -> dt.datetime:
+    """An aware time: a naive one (from another producer) is read as UTC, so that it can be
+    compared with the worker's clock and stored under ``USE_TZ``."""
     try:
-        return dt.datetime.fromisoformat(value)
+        when = dt.datetime.fromisoformat(value)
     except (TypeError, ValueError):
         raise BadMessage(f"task envelope field {key!r} is not an ISO 8601 time: {value!r}") from None
+    if when.tzinfo is None or when.utcoffset() is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return when
 
 
 class TaskMessage(JSONMessage):

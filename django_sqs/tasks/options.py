@@ -2,7 +2,7 @@
 
     "OPTIONS": {
         "PRIORITY_LEVELS": [("high", 10), (None, -9), ("low", -100)],  # suffix, lowest priority
-        "MAX_ATTEMPTS": 3,           # runs of a failing task, counting the first
+        "MAX_ATTEMPTS": 3,           # runs of a failing task, counting the first (at most 500)
         "BACKOFF": 10,               # seconds before the 2nd attempt, doubled for each next one
         "DEAD_LETTER_QUEUE": True,   # failed tasks end in <queue>__dlq, not deleted
         "VISIBILITY_TIMEOUT": 60,    # as for any queue (kept hidden while the task runs)
@@ -23,8 +23,11 @@ from ..conf import MAX_VISIBILITY_TIMEOUT
 
 #: SQS keeps a message hidden for at most 12 hours: the longest backoff there can be.
 MAX_BACKOFF = MAX_VISIBILITY_TIMEOUT
-#: SQS's bounds for a queue's maxReceiveCount.
-MAX_ATTEMPTS_LIMIT = 1000
+#: Receives of one task message that may not run it before the safety net moves it to the
+#: dead-letter queue (``queues``): the redrive policy's maxReceiveCount is MAX_ATTEMPTS + this.
+RECEIVE_HEADROOM = 500
+#: SQS allows a maxReceiveCount of at most 1000, and it must leave the headroom.
+MAX_ATTEMPTS_LIMIT = 1000 - RECEIVE_HEADROOM
 KNOWN = ("PRIORITY_LEVELS", "MAX_ATTEMPTS", "BACKOFF", "DEAD_LETTER_QUEUE", "VISIBILITY_TIMEOUT", "RESULT_STORE")
 
 
@@ -109,6 +112,15 @@ class TaskOptions:
         self.priority_levels = tuple(levels)
 
     # -- derived ----------------------------------------------------------------------
+    @property
+    def max_receive_count(self) -> int:
+        """The redrive policy of a task queue with a dead-letter queue: a crash-loop safety
+        net, not the attempt count. One message runs at most MAX_ATTEMPTS times (a kill
+        counts as an attempt with a result store; a failure sends a new message), so a task
+        that never ran reaches the dead-letter queue only after RECEIVE_HEADROOM receives
+        that did not run it."""
+        return self.max_attempts + RECEIVE_HEADROOM
+
     @property
     def suffixes(self) -> tuple[str, ...]:
         return tuple(s for s, _ in self.priority_levels if s)

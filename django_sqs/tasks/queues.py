@@ -45,9 +45,9 @@ def register_backend(backend) -> list[RegisteredQueue]:
             message_class=TaskMessage,
             suffixes=opts.suffixes,
             dead_letter_queue=dlq,
-            # SQS moves a message to the dead-letter queue when it is received once more
-            # than this: after the last attempt failed and the worker made it visible again.
-            max_receive_count=opts.max_attempts if dlq else None,
+            # The worker moves a task whose attempts are spent itself; SQS's redrive policy
+            # only catches a crash loop (TaskOptions.max_receive_count).
+            max_receive_count=opts.max_receive_count if dlq else None,
         )
         # Read by the worker: one worker serves these suffixed queues in strict order.
         rq.priority_suffixes = opts.priority_suffixes or None

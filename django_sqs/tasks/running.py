@@ -6,14 +6,15 @@
    the web process did); a message that is not a valid task is a ``BadMessage``;
 2. if the task is not due yet (``run_after`` beyond SQS's 15-minute DelaySeconds), sends
    it on again with the remaining delay and lets the worker delete the original;
-3. runs it (``TaskRun``): RUNNING with ``started_at``, ``last_attempted_at`` and the worker
-   id, ``task_started``; the call, with or without context; a JSON-normalised return value;
-   an error with its exception path and traceback; ``task_finished``, sent inside the
-   ``except`` block for a failure so the framework's log has the traceback;
-4. a failure with attempts left raises ``RestartLater(backoff)``; the last one, with a
-   dead-letter queue, ``RestartLater(0)`` so SQS moves the message there on its next receive.
+3. decides which attempt this is (``attempts``; with a result store, a copy of a task that
+   runs or has run elsewhere is not run again) and records its start (``TaskRun.begin``):
+   RUNNING with ``started_at``, ``last_attempted_at`` and the worker id, ``task_started``;
+4. runs it: the call, with or without context; a JSON-normalised return value; an error
+   with its exception path and traceback; ``task_finished``, sent inside the ``except``
+   block for a failure so the framework's log has the traceback;
+5. after a failure, a retry or giving up (``retries``).
 
-An ``async def`` task: the receiver returns a coroutine doing 3–4, which the worker awaits
+An ``async def`` task: the receiver returns a coroutine doing 4–5, which the worker awaits
 on its event loop; the framework's signals and the result store run in a thread.
 """
 
@@ -32,10 +33,12 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from .. import naming
 from ..conf import MAX_VISIBILITY_TIMEOUT, settings
 from ..exceptions import BadMessage, RestartLater, SQSError
 from ..message import Message
 from ..sending import MAX_DELAY_SECONDS
+from . import attempts, retries
 from .compat import (
     InvalidTask,
     Task,
@@ -89,7 +92,9 @@ class TaskReceiver:
         task = load_task(envelope, backend)
         if envelope.run_after is not None and defer(backend, task, envelope):
             return None
-        run = TaskRun(backend, task, envelope, message.receive_count)
+        run = TaskRun(backend, task, envelope, message)
+        if not run.begin():
+            return None
         if inspect.iscoroutinefunction(task.func):
             return run.run_async()
         return run.run_sync()
@@ -153,51 +158,96 @@ def defer(backend, task: Task, envelope: Envelope) -> bool:
 
 
 class TaskRun:
-    """One attempt at a task: the result as it goes, the store and the signals."""
+    """One received task message: which attempt it is, the run, the result as it goes, the
+    store and the signals, and what follows a failure (``retries``)."""
 
-    def __init__(self, backend, task: Task, envelope: Envelope, receive_count: int):
+    def __init__(self, backend, task: Task, envelope: Envelope, message: Message):
         self.backend = backend
         self.task = task
         self.envelope = envelope
-        self.attempt = max(1, receive_count)
+        self.message = message
+        self.fifo = naming.is_fifo(envelope.queue)
         self.store = backend.result_store
+        self.attempt = envelope.attempt
         self.result: TaskResult | None = None
 
+    @property
+    def max_attempts(self) -> int:
+        return self.backend.sqs_options.max_attempts
+
+    @property
+    def final(self) -> bool:
+        return self.attempt >= self.max_attempts
+
     # -- the sequence -----------------------------------------------------------------
+    def begin(self) -> bool:
+        """Decide the attempt and record its start; False when the task is not to run."""
+        if self.store is None:
+            # Only the envelope counts: a run cut off by a kill is not an attempt. A FIFO
+            # queue keeps a failed message for its retry, so there SQS's receive count is all
+            # there is (give-backs included).
+            if self.fifo:
+                self.attempt = max(self.attempt, self.message.receive_count)
+            self.start(self.attempt, stored=None)
+            return True
+        for _ in range(3):  # another copy may claim it between the read and the write
+            stored, stored_message_id = self._store_call(self.store.load_attempt, self.envelope.id)
+            verdict = attempts.decide(
+                envelope_attempt=self.envelope.attempt, message_id=self.message.id or "",
+                stored=stored, stored_message_id=stored_message_id, max_attempts=self.max_attempts,
+            )
+            if verdict.action == attempts.SKIP:
+                logger.info(
+                    "task not run: %s queue=%s id=%s message_id=%s task=%s",
+                    verdict.reason, self.message.queue_name, self.envelope.id, self.message.id, self.envelope.task,
+                )
+                return False
+            if verdict.action == attempts.GIVE_UP:
+                self.give_up_unrun(verdict, stored)
+                return False
+            self.attempt = verdict.attempt
+            if self.start(verdict.attempt, stored, stored_message_id, lost=verdict.lost):
+                return True
+        logger.info("task not run: another copy claimed it queue=%s id=%s", self.message.queue_name, self.envelope.id)
+        return False
+
     def run_sync(self) -> None:
-        self.start()
         try:
             raw = self.task.call(*self.call_args(), **self.result.kwargs)
             value = normalize_json(raw)  # in the try: a non-JSON value fails the task
         except BaseException as exc:  # SystemExit too: recorded, never ends the worker
             self.failed(exc)
+            error = exc
         else:
             self.succeeded(value)
             return
-        self.after_failure()
+        self.after_failure(error)
 
     async def run_async(self) -> None:
-        await sync_to_async(self.start)()
         try:
             raw = await self.task.acall(*self.call_args(), **self.result.kwargs)
             value = normalize_json(raw)
         except BaseException as exc:
             # sync_to_async re-raises the exception in its thread: the log keeps exc_info.
             await sync_to_async(self.failed)(exc)
+            error = exc
         else:
             await sync_to_async(self.succeeded)(value)
             return
-        self.after_failure()
+        await sync_to_async(self.after_failure)(error)
 
     # -- steps ------------------------------------------------------------------------
-    def start(self) -> None:
+    def start(self, attempt: int, stored: TaskResult | None, stored_message_id: str = "", *, lost: bool = False) -> bool:
+        """RUNNING, recorded (claimed against ``stored``); False if another copy claimed it first."""
         now = timezone.now()
-        stored = self.store.load(self.envelope.id) if self.store else None
         me = worker_id()
         earlier = list(stored.worker_ids) if stored else []
-        # TaskContext.attempt counts SQS deliveries: a worker killed before it could
-        # record its attempt still counts.
-        earlier = [me] * max(0, self.attempt - 1 - len(earlier)) + earlier
+        # TaskContext.attempt is len(worker_ids): earlier attempts the store does not know
+        # (enqueued without it, or without a store at all) are filled in with this worker.
+        earlier = [me] * max(0, attempt - 1 - len(earlier)) + earlier
+        errors = list(stored.errors) if stored else []
+        if lost:
+            errors.append(_task_error(_lost_exception(attempt - 1)))
         self.result = TaskResult(
             task=self.task,
             id=self.envelope.id,
@@ -209,18 +259,26 @@ class TaskRun:
             args=self.envelope.args,
             kwargs=self.envelope.kwargs,
             backend=self.backend.alias,
-            errors=list(stored.errors) if stored else [],
+            errors=errors,
             worker_ids=[*earlier, me],
         )
-        if self.store:
-            try:
-                self.store.save(self.result)
-            except Exception as exc:
-                # The task has not run: keep it for later rather than run it unrecorded.
-                delay = self.backend.sqs_options.backoff_for(1) or 1
-                logger.exception("cannot record task start id=%s; trying again in %ss", self.envelope.id, delay)
-                raise RestartLater(delay=delay, reason="result store unavailable") from exc
+        if self.store and not self._store_call(self.store.claim, self.result, self.message.id or "", stored, stored_message_id):
+            return False
         task_started.send(sender=type(self.backend), task_result=self.result)
+        return True
+
+    def _store_call(self, method, *args):
+        try:
+            return method(*args)
+        except Exception as exc:
+            # The task has not run: keep it for later rather than run it unrecorded. The
+            # wait doubles with each receive, so that a long outage adds few receives.
+            delay = store_retry_delay(self.message.receive_count)
+            logger.exception(
+                "result store unavailable, task not started queue=%s id=%s; trying again in %ss",
+                self.message.queue_name, self.envelope.id, delay,
+            )
+            raise RestartLater(delay=delay, reason="result store unavailable") from exc
 
     def call_args(self) -> list:
         if self.task.takes_context:
@@ -237,31 +295,67 @@ class TaskRun:
         task_finished.send(sender=type(self.backend), task_result=result)
 
     def failed(self, exc: BaseException) -> None:
-        """Record the failure; call it inside the ``except`` block (the log reads exc_info)."""
+        """Record the failure; call it inside the ``except`` block (the log reads exc_info).
+
+        With attempts left the result is READY again ("ready to be executed again"), so the
+        framework's ``task_finished`` log reads ``state=READY``, not a final FAILED.
+        """
         result = self.result
-        kind = type(exc)
-        result.errors.append(TaskError(
-            exception_class_path=f"{kind.__module__}.{kind.__qualname__}",
-            traceback="".join(format_exception(exc)),
-        ))
-        object.__setattr__(result, "finished_at", timezone.now())
-        object.__setattr__(result, "status", TaskResultStatus.FAILED)
+        result.errors.append(_task_error(exc))
+        if self.final:
+            object.__setattr__(result, "finished_at", timezone.now())
+            object.__setattr__(result, "status", TaskResultStatus.FAILED)
+        else:
+            object.__setattr__(result, "finished_at", None)
+            object.__setattr__(result, "status", TaskResultStatus.READY)
         if self.store:
-            # With attempts left the task is "ready to be executed again", not finished.
-            self.store.save(result, status=None if self.final else TaskResultStatus.READY)
+            self.store.save(result)
         task_finished.send(sender=type(self.backend), task_result=result)
 
-    @property
-    def final(self) -> bool:
-        return self.attempt >= self.backend.sqs_options.max_attempts
-
-    def after_failure(self) -> None:
-        opts = self.backend.sqs_options
+    def after_failure(self, exc: BaseException) -> None:
         if not self.final:
-            delay = opts.backoff_for(self.attempt)
-            raise RestartLater(delay=delay, reason=f"task failed, attempt {self.attempt} of {opts.max_attempts}")
-        if opts.dead_letter_queue:
-            # Visible at once: SQS's redrive policy (maxReceiveCount = MAX_ATTEMPTS) moves it
-            # to the dead-letter queue on its next receive, without running it again.
-            raise RestartLater(delay=0, reason="task failed, attempts spent: to the dead-letter queue")
-        # Returning: the worker deletes the message; the failure is in the result and the log.
+            retries.retry(
+                self.backend, self.task, self.envelope, self.message, attempt=self.attempt, fifo=self.fifo, exc=exc,
+            )
+            return
+        retries.give_up(self.backend, self.envelope, self.message, attempts=self.attempt, exc=exc)
+
+    def give_up_unrun(self, verdict: attempts.Verdict, stored: TaskResult) -> None:
+        """Attempts spent before this receive: the last one cut off by a kill, or failed and
+        its message not yet moved or deleted. Recorded (once) and given up, not run."""
+        self.attempt = verdict.attempt
+        exc = None
+        if verdict.lost:
+            self.result = stored
+            try:
+                raise _lost_exception(verdict.attempt)
+            except attempts.AttemptLost as lost:
+                exc = lost
+                object.__setattr__(stored, "status", TaskResultStatus.RUNNING)
+                self._store_call(self.failed, lost)
+        retries.give_up(
+            self.backend, self.envelope, self.message, attempts=verdict.attempt, exc=exc,
+            cause=f" ({verdict.reason})",
+        )
+
+
+#: Seconds a task waits for an unavailable result store: doubled with each receive, to at most an hour.
+STORE_RETRY_FIRST = 10
+STORE_RETRY_CAP = 3600
+
+
+def store_retry_delay(receive_count: int) -> int:
+    return min(STORE_RETRY_CAP, STORE_RETRY_FIRST * 2 ** min(max(receive_count, 1) - 1, 20))
+
+
+def _lost_exception(attempt: int) -> attempts.AttemptLost:
+    return attempts.AttemptLost(
+        f"attempt {attempt} was cut off: its worker stopped before the task finished (killed, out of memory, host lost)"
+    )
+
+
+def _task_error(exc: BaseException) -> TaskError:
+    kind = type(exc)
+    return TaskError(
+        exception_class_path=f"{kind.__module__}.{kind.__qualname__}", traceback="".join(format_exception(exc)),
+    )

@@ -11,7 +11,7 @@ from ... import ops
 from ...client import get_client
 from ...conf import settings
 from ...exceptions import SQSError
-from ...selection import select_queues
+from ...selection import named_suffix, select_queues
 from ...worker import Supervisor
 from ...worker.groups import plan_of
 from ...worker_groups import plan
@@ -97,6 +97,11 @@ class Command(BaseCommand):
             if stray:
                 raise CommandError(f"--weights names queue(s) not served here: {', '.join(stray)}.")
         suffix = options["suffix"] or None
+        # A full SQS name (dev__payments__eu, as logs print it) names its suffix too.
+        named = named_suffix(options["queue_names"], receivers_only=True)
+        if named and suffix and named != suffix:
+            raise CommandError(f"--suffix {suffix!r} contradicts the suffix {named!r} of the SQS name given.")
+        suffix = suffix or named
         if suffix and not names:
             # All queues, one suffix: those that declare it (the others have no such queue).
             queues = [rq for rq in queues if suffix in rq.suffixes]

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from ... import clearing
 from ...exceptions import SQSError
-from ...selection import select_queues
+from ...selection import selected_full_names
 from .. import logging as command_logging
 from ..arguments import add_queue_names
 
@@ -34,7 +34,7 @@ class Command(BaseCommand):
 
     def handle(self, **options):
         command_logging.configure(options["verbosity"])
-        names = [full for rq in select_queues(options["queue_names"]) for _, full in rq.full_names()]
+        names = selected_full_names(options["queue_names"])
         try:
             if options["purge"]:
                 self.purge(names)

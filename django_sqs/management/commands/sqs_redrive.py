@@ -23,13 +23,19 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("queue_name", metavar="QUEUE", help="the registered name of the queue (not of its dead-letter queue)")
+        parser.add_argument("queue_name", metavar="QUEUE", help="the queue (not its dead-letter queue): its registered name or its full SQS name")
         parser.add_argument("--max", type=positive_int, metavar="N", help="move at most N messages")
         parser.add_argument("--suffix", help="redrive the suffixed queue (its dead-letter queue has the same suffix)")
 
     def handle(self, **options):
         command_logging.configure(options["verbosity"])
-        name = options["queue_name"]
+        name, suffix = options["queue_name"], options["suffix"] or None
+        found = registry.find_full_name(name) if name not in registry else None
+        if found is not None:  # a full SQS name, as sqs_status prints it
+            rq, named = found
+            if named and suffix and named != suffix:
+                raise CommandError(f"--suffix {suffix!r} contradicts the suffix {named!r} of {name!r}.")
+            name, suffix = rq.name, suffix or named
         if name not in registry:
             known = ", ".join(rq.name for rq in registry if rq.dead_letter_queue) or "none"
             raise CommandError(f"No queue named {name!r} is registered (queues with a dead-letter queue: {known}).")
@@ -37,7 +43,6 @@ class Command(BaseCommand):
         if not rq.dead_letter_queue:
             hint = f"; it is the dead-letter queue of {rq.dead_letter_queue_of!r}" if rq.dead_letter_queue_of else ""
             raise CommandError(f"Queue {name!r} declares no dead_letter_queue{hint}.")
-        suffix = options["suffix"] or None
         try:
             rq.full_name(suffix)  # an invalid or undeclared suffix is an error now, before any request
         except ConfigurationError as exc:

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from ... import status
 from ... import worker_groups as groups
-from ...exceptions import SQSError
+from ...exceptions import SQSError, SQSRequestError
 from ...selection import select_queues
 from .. import logging as command_logging
 from ..arguments import add_queue_names
@@ -22,7 +22,8 @@ class Command(BaseCommand):
         "under its queue. A queue that does not exist yet is shown as such and is not "
         "created. One GetQueueAttributes request per queue. Without queue names, the "
         "queues under SQS_QUEUE_PREFIX that no registration declares are listed after the "
-        "table (one ListQueues request)."
+        "table (one ListQueues request; without the sqs:ListQueues permission they are left "
+        "out, and the command says so)."
     )
 
     def add_arguments(self, parser):
@@ -43,7 +44,7 @@ class Command(BaseCommand):
         queues = select_queues(options["queue_names"])
         try:
             rows = status.gather(queues)
-            strays = [] if options["queue_names"] else status.unregistered_queues()
+            strays = [] if options["queue_names"] else self.unregistered()
         except SQSError as exc:
             raise CommandError(str(exc)) from exc
         serving = groups.serving()
@@ -86,3 +87,24 @@ class Command(BaseCommand):
         alone = [name for name in alone if name in receiving]
         if alone:
             self.stdout.write(f"  a worker process each: {', '.join(alone)}")
+
+    def unregistered(self) -> list[str]:
+        """The queues under the prefix that nothing registers; none, said on stderr, when
+        this identity may not list queues: the least-privilege worker policy does not grant
+        sqs:ListQueues, and the registered queues' report is worth having without them."""
+        try:
+            return status.unregistered_queues()
+        except SQSRequestError as exc:
+            if exc.code not in ACCESS_DENIED:
+                raise
+            code = exc.code
+        self.stderr.write(self.style.WARNING(
+            f"Queues under the prefix that no registration declares are not listed: ListQueues was "
+            f"refused ({code}). Only the registered queues are shown. Grant sqs:ListQueues "
+            "to see the others."
+        ))
+        return []
+
+
+#: The error codes of a refused permission (SQS's JSON and query protocols differ).
+ACCESS_DENIED = frozenset({"AccessDenied", "AccessDeniedException", "AWS.SimpleQueueService.AccessDenied"})

@@ -21,6 +21,9 @@ class TaskResultRecord(models.Model):
     finished_at = models.DateTimeField(null=True)
     last_attempted_at = models.DateTimeField(null=True)
     run_after = models.DateTimeField(null=True)
+    #: The SQS message id of the latest attempt: tells a message that comes back after its
+    #: worker was killed (the same id) from another copy of the task (another id).
+    message_id = models.CharField(max_length=100, blank=True, default="")
 
     class Meta:
         ordering = ["-enqueued_at"]

@@ -26,8 +26,12 @@ class DatabaseResultStore:
         if results:
             self.model.objects.filter(id__in=[r.id for r in results]).delete()
 
-    def save(self, result: TaskResult, status: TaskResultStatus | None = None) -> None:
+    def save(self, result: TaskResult, status: TaskResultStatus | None = None, message_id: str | None = None) -> None:
+        """Write ``result`` (with ``status`` instead of its own, when given); ``message_id``:
+        the SQS message of the attempt starting now."""
         fields = self._fields(result)
+        if message_id is not None:
+            fields["message_id"] = message_id
         if status is not None:
             fields["status"] = status
             if status == TaskResultStatus.READY:
@@ -41,19 +45,53 @@ class DatabaseResultStore:
             except IntegrityError:
                 self.model.objects.filter(id=record_id).update(**fields)
 
+    def claim(self, result: TaskResult, message_id: str, seen: TaskResult | None, seen_message_id: str) -> bool:
+        """Record the start of an attempt (``result``, RUNNING, from SQS message
+        ``message_id``) only if the row is still as it was read (``seen``): one UPDATE,
+        so that of two copies of a task received at once, one runs. False if it changed."""
+        fields = self._fields(result)
+        fields["message_id"] = message_id
+        record_id = fields.pop("id")
+        if seen is None:  # enqueued without this store (or its row was deleted)
+            try:
+                self.model.objects.create(id=record_id, **fields)
+            except IntegrityError:
+                return False
+            return True
+        unchanged = self.model.objects.filter(
+            id=record_id, status=seen.status, message_id=seen_message_id, started_at=seen.started_at,
+        )
+        return bool(unchanged.update(**fields))
+
     def load(self, result_id: str) -> TaskResult | None:
         try:
             return self.get(result_id)
         except TaskResultDoesNotExist:
             return None
 
+    def load_attempt(self, result_id: str) -> tuple[TaskResult | None, str]:
+        """The stored result (None if there is none) and the SQS message id of its latest attempt."""
+        record = self._record(result_id)
+        if record is None:
+            return None, ""
+        try:
+            return self._result(record), record.message_id
+        except TaskResultDoesNotExist:
+            return None, ""
+
     def get(self, result_id: str) -> TaskResult:
-        record = self.model.objects.filter(id=result_id, backend=self.backend.alias).first()
+        record = self._record(result_id)
         if record is None:
             raise TaskResultDoesNotExist(result_id)
+        return self._result(record)
+
+    def _record(self, result_id: str):
+        return self.model.objects.filter(id=result_id, backend=self.backend.alias).first()
+
+    def _result(self, record) -> TaskResult:
         task = import_string(record.task_path)
         if not isinstance(task, Task):
-            raise TaskResultDoesNotExist(f"{result_id}: {record.task_path!r} is not a task")
+            raise TaskResultDoesNotExist(f"{record.id}: {record.task_path!r} is not a task")
         task = task.using(
             queue_name=record.queue_name, priority=record.priority, backend=record.backend,
             run_after=record.run_after,

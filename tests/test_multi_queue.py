@@ -302,3 +302,4 @@ def test_the_many_queue_bench_produces_its_figures(tmp_path):
         assert results[figure]["django_sqs"] and results[figure]["baseline"], figure
     assert results["many_ten_processes"] == {"django_sqs": [1], "baseline": [11]}  # one process against ten and their parent
     assert "Many queues in one worker" in result.stdout
+

@@ -56,5 +56,8 @@ for _name in (*PRIORITY_LATENCY, *WEIGHTED_LATENCY):
 for _name in PRIORITY_ORDER:
     register(_name, order)
 
+# The FIFO group case: one group's backlog, a no-op receiver.
+register("fifo_noop.fifo", noop.direct)
+
 # Sent to by the send case; never received.
 register("send")

@@ -3,6 +3,7 @@
     .venv/bin/python bench/run.py            # full run (~18 minutes on 2 cores)
     .venv/bin/python bench/run.py --quick    # smoke run (~45 s): small backlogs, one run, no peers
     .venv/bin/python bench/run.py --table bench/results/latest.json   # as in bench/RESULTS.md
+    .venv/bin/python bench/run.py --periodic # periodic work's cost and punctuality (bench/periodic.py)
 
 Installs nothing: it needs the ``bench`` extra (``pip install -e '.[bench]'``). Everything
 runs on this machine against one local SQS server (moto, ``bench/server.py``, with moto's
@@ -95,6 +96,8 @@ class Config:
     slow_backlog: int = 100  # the threads drain: this many per thread (50 ms each)
     order_backlog: int = 60  # the priority order: per queue, and once more to the top queue
     order_threads: int = 4
+    fifo_backlog: int = 200  # the FIFO cases: one group's messages, as a backlog
+    fifo_trickle: int = 100  # and sent one at a time
     idle_windows: int = 3  # at least; the idle workers are counted for the whole run
     idle_window: float = 60.0
     loop_idle_sigterm: bool = True
@@ -106,7 +109,7 @@ class Config:
     def quick_config(cls) -> Config:
         return cls(
             backlog=200, runs=1, send_single=30, latency_samples=10, busy_backlog=60,
-            slow_backlog=20, order_backlog=20,
+            slow_backlog=20, order_backlog=20, fifo_backlog=50, fifo_trickle=30,
             idle_windows=1, idle_window=5.0, loop_idle_sigterm=False, peer_runs=0, many_backlog=50, quick=True,
         )
 
@@ -426,6 +429,72 @@ class Bench:
             "requests": requests,
             "memory": self._tree_memory(procs),
         }
+
+    def fresh_fifo(self, kind: str) -> str:
+        """A new, empty FIFO queue (content-based deduplication) for one measurement."""
+        self._queues += 1
+        name = f"{PREFIX}fifo_{ {DS: 'ds', BASE: 'loop'}[kind]}{self._queues}.fifo"
+        attributes = {"FifoQueue": "true", "ContentBasedDeduplication": "true"}
+        self.urls[name] = self.client.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        return name
+
+    def case_fifo_group(self, run: int) -> None:
+        """One FIFO group's backlog of no-op messages, one worker: SQS hands out a group's
+        next messages only once the previous ones are deleted, so every delete the worker
+        holds back stalls the group. django_sqs (``--threads 1``) against the loop (which
+        deletes each batch before its next receive), alternated."""
+        n = self.cfg.fifo_backlog
+        order = (DS, BASE) if run % 2 == 0 else (BASE, DS)
+        for kind in order:
+            name = self.fresh_fifo(kind)
+            url = self.url(name)
+            for start in range(0, n, 10):
+                entries = [
+                    {"Id": str(i), "MessageBody": f"message {start + i}", "MessageGroupId": "g"}
+                    for i in range(min(10, n - start))
+                ]
+                self.client.send_message_batch(QueueUrl=url, Entries=entries)
+            self.server.hold(name)
+            before = self.counts(name)
+            procs = self.start(kind, "fifo_noop.fifo", name)
+            try:
+                figures = self.measure_drain(name, n, procs, before)
+            finally:
+                for proc in procs:
+                    proc.stop() if kind == DS else proc.kill()
+            self.record("fifo_group_rate", kind, figures["rate"])
+            self.record("fifo_group_rpm", kind, figures["rpm"])
+
+    def case_fifo_trickle(self, run: int) -> None:
+        """One FIFO group whose messages are sent one at a time, as fast as this process
+        can, to an idle worker: each receive brings few messages, and the group's next one
+        is handed out only once the previous delete landed. Messages per second from the
+        first send to the last delete; django_sqs (``--threads 1``) against the loop."""
+        n = self.cfg.fifo_trickle
+        order = (DS, BASE) if run % 2 == 0 else (BASE, DS)
+        for kind in order:
+            name = self.fresh_fifo(kind)
+            url = self.url(name)
+            before = self.counts(name)
+            procs = self.start(kind, "fifo_noop.fifo", name)
+            try:
+                self.wait_receives(name, before, 1, procs)
+                time.sleep(0.3)  # in its long poll
+                started = time.time()
+                for i in range(n):
+                    self.client.send_message(
+                        QueueUrl=url, MessageBody=f"message {i}", MessageGroupId="g", MessageDeduplicationId=str(i)
+                    )
+                wait_for(lambda name=name: self.server.depth(name) == 0, 120, 0.05, what=f"{name} drained")
+                stats = self.server.stats()
+            finally:
+                for proc in procs:
+                    proc.stop() if kind == DS else proc.kill()
+            last = max(stats["last"][name].get(a, 0) for a in ("DeleteMessage", "DeleteMessageBatch"))
+            requests = self.diff(self.counts(name, stats), before)
+            requests.pop("SendMessage", None)  # the sender's, not the worker's
+            self.record("fifo_trickle_rate", kind, n / (last - started))
+            self.record("fifo_trickle_rpm", kind, sum(requests.values()) / n)
 
     def case_task_drain(self, run: int) -> None:
         """Django tasks: ``enqueue_many`` no-op tasks, then one ``runreceiver`` drains them
@@ -776,6 +845,10 @@ ROWS = [
     ("drain_rate_c1", "drain, 1 worker: messages per second", "msg/s", "{:.0f}", LOOP_BASE, "≥ 1.3 × loop", lambda v, r: r >= 1.3),
     ("drain_rpm_c1", "drain, 1 worker: requests per message", "req/msg", "{:.3f}", LOOP_BASE, "≤ 0.21", lambda v, r: v <= 0.21),
     ("drain_cpu_c1", "drain, 1 worker: CPU s per 1,000 msg", "s", "{:.3f}", LOOP_BASE, "≤ 1.5 × loop", lambda v, r: r <= 1.5),
+    ("fifo_group_rate", "FIFO, one group's backlog: messages per second", "msg/s", "{:.0f}", LOOP_BASE, "≥ 0.5 × loop", lambda v, r: r >= 0.5),
+    ("fifo_group_rpm", "FIFO, one group's backlog: requests per message", "req/msg", "{:.3f}", LOOP_BASE, "", None),
+    ("fifo_trickle_rate", "FIFO, one group sent one at a time: msg/s", "msg/s", "{:.0f}", LOOP_BASE, "≥ 0.5 × loop", lambda v, r: r >= 0.5),
+    ("fifo_trickle_rpm", "FIFO, one group sent one at a time: req/msg", "req/msg", "{:.3f}", LOOP_BASE, "", None),
     ("drain_rate_c2", "drain, --concurrency 2: messages per second", "msg/s", "{:.0f}", LOOP_BASE, "", None),
     ("drain_rpm_c2", "drain, --concurrency 2: requests per message", "req/msg", "{:.3f}", LOOP_BASE, "≤ 0.21", lambda v, r: v <= 0.21),
     ("drain_cpu_c2", "drain, --concurrency 2: CPU s per 1,000 msg", "s", "{:.3f}", LOOP_BASE, "≤ 1.5 × loop", lambda v, r: r <= 1.5),
@@ -1069,7 +1142,12 @@ def main(argv=None) -> int:
         "idle requests per queue, ten queues in one weighted worker against ten forked workers",
     )
     parser.add_argument("--table", type=Path, metavar="FILE", help="print the figures of a results file as a table; run nothing")
+    parser.add_argument("--periodic", action="store_true", help="only periodic work, mode B (bench/periodic.py)")
     options = parser.parse_args(argv)
+    if options.periodic:
+        from bench import periodic
+
+        return periodic.main(["--quick"] if options.quick else [])
     if options.table:
         for line in table_lines(json.loads(options.table.read_text())):
             print(line)
@@ -1192,6 +1270,9 @@ def run_all(bench: Bench, cfg: Config, installed: dict[str, bool]) -> None:
         bench.case_drain(run, 1)
         log(f"run {run + 1}/{cfg.runs}: Django tasks, enqueue_many and drain")
         bench.case_task_drain(run)
+        log(f"run {run + 1}/{cfg.runs}: FIFO, one group's backlog")
+        bench.case_fifo_group(run)
+        bench.case_fifo_trickle(run)
         log(f"run {run + 1}/{cfg.runs}: drain, --concurrency 2")
         bench.case_drain(run, 2)
         log(f"run {run + 1}/{cfg.runs}: drain, 50 ms I/O receiver, --threads 8 and 1")

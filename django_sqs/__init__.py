@@ -11,6 +11,7 @@
 
 from .dead_letters import send_to_dead_letter_queue
 from .exceptions import RestartLater
+from .periodic import periodic
 from .proxy import ReceiverProxy, receiver
 from .registry import register
 from .sending import send, send_many, send_on_commit
@@ -19,6 +20,7 @@ from .version import __version__
 __all__ = [
     "RestartLater",
     "ReceiverProxy",
+    "periodic",
     "receiver",
     "register",
     "send",

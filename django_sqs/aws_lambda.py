@@ -165,8 +165,15 @@ class LambdaHandler:
         started = time.monotonic()
         outcome = Outcome(delete=False, reason="error")
         try:
-            if rq.delete_on_start:  # at most once: gone from the queue before it runs
-                self.request("DeleteMessageBatch", rq, suffix, message)
+            if rq.delete_on_start and not self.request("DeleteMessageBatch", rq, suffix, message):
+                # At most once: the receiver runs only once the message is gone from the
+                # queue. It is not: report it failed, it comes back and is tried again.
+                logger.error(
+                    "delete before start failed, not running it (delete_on_start) queue=%s id=%s",
+                    message.queue_name, message.id,
+                )
+                outcome = Outcome(delete=False, reason="not deleted first")
+                return False
             with tracing.consumer_span(message):
                 outcome = run_receiver(rq, message, await_with=self._loop.run_until_complete)
             if rq.delete_on_start:

@@ -7,6 +7,7 @@ from django.core.checks import Error, Tags, Warning, register
 from . import naming
 from . import worker_groups as groups
 from .conf import MAX_POLL_PERIOD, MAX_VISIBILITY_TIMEOUT, is_module_list, settings
+from .periodic import checks as _periodic_checks  # noqa: F401  (registers E070–E079)
 from .registry import describe_clash, registry
 
 

@@ -28,6 +28,24 @@ _lock = threading.Lock()
 _client = None
 _client_key: tuple[int, int] | None = None  # (pid, generation) the client was built for
 _generation = 0  # bumped when a setting changes; a client of an older generation is dropped
+#: The other clients (``SHORT``), built for the same (pid, generation) as ``_client``.
+_others: dict[str, object] = {}
+
+#: Kinds of client, by how long their requests may take (``get_client(kind)``):
+#: ``DEFAULT`` for receives, sends and administration (a long poll holds the answer up to
+#: the poll period); ``SHORT`` for the requests on messages a worker holds
+#: (DeleteMessageBatch, ChangeMessageVisibilityBatch: the heartbeat, the give-back), which
+#: SQS answers in milliseconds and which must not hold up a heartbeat or a stop.
+DEFAULT, SHORT = "default", "short"
+#: SHORT: seconds to connect and to read the answer, and attempts in all (botocore's own
+#: retries): at most about 2 × (2 + 5) s before the caller hears of the failure.
+SHORT_CONNECT_TIMEOUT = 2
+SHORT_READ_TIMEOUT = 5
+SHORT_ATTEMPTS = 2
+#: DEFAULT: the read timeout is the poll period plus this margin, and at least
+#: ``DEFAULT_READ_TIMEOUT`` (a send of 256 KB on a slow link).
+POLL_MARGIN = 5
+DEFAULT_READ_TIMEOUT = 10
 
 #: AWS error codes after which trying again later may work.
 TRANSIENT_CODES = {
@@ -53,10 +71,21 @@ def client_config() -> botocore.config.Config:
         # with exponential backoff and jitter. max_attempts counts retries: 4 attempts in all.
         retries={"mode": "standard", "max_attempts": 3},
         connect_timeout=5,
-        # A long poll holds the socket for up to 20 s: the read timeout must outlast it.
-        read_timeout=MAX_POLL_PERIOD + 15,
+        # A long poll holds the socket for the poll period: the read timeout outlasts it
+        # by a margin, and no more (an endpoint that never answers is noticed).
+        read_timeout=max(DEFAULT_READ_TIMEOUT, min(settings.SQS_POLL_PERIOD, MAX_POLL_PERIOD) + POLL_MARGIN),
         user_agent_extra=f"django-sqs/{__version__}",
         max_pool_connections=20,
+    )
+
+
+def short_client_config() -> botocore.config.Config:
+    return client_config().merge(
+        botocore.config.Config(
+            retries={"mode": "standard", "total_max_attempts": SHORT_ATTEMPTS},
+            connect_timeout=SHORT_CONNECT_TIMEOUT,
+            read_timeout=SHORT_READ_TIMEOUT,
+        )
     )
 
 
@@ -75,26 +104,34 @@ def _region(session: boto3.session.Session) -> str:
     return settings.SQS_REGION or session.region_name or "us-east-1"
 
 
-def get_client():
-    """The SQS client of this process, shared by its threads (created on first use)."""
+def get_client(kind: str = DEFAULT):
+    """The SQS client of this process for requests of ``kind`` (``DEFAULT``, ``SHORT``),
+    shared by its threads (created on first use)."""
     global _client, _client_key
     key = (os.getpid(), _generation)
-    client = _client
+    client = _client if kind == DEFAULT else _others.get(kind)
     if _client_key == key and client is not None:
         return client
     with _lock:
         if _client_key != key or _client is None:
-            session = make_session()
-            _client = session.client(
-                "sqs",
-                region_name=_region(session),
-                endpoint_url=settings.SQS_ENDPOINT_URL or None,
-                config=client_config(),
-            )
+            _others.clear()
+            _client = _build(client_config())
             _client_key = key
-            for hook in new_client_hooks:
-                hook(_client)
-        return _client
+        if kind == DEFAULT:
+            return _client
+        if kind not in _others:
+            _others[kind] = _build({SHORT: short_client_config}[kind]())
+        return _others[kind]
+
+
+def _build(config: botocore.config.Config):
+    session = make_session()
+    client = session.client(
+        "sqs", region_name=_region(session), endpoint_url=settings.SQS_ENDPOINT_URL or None, config=config
+    )
+    for hook in new_client_hooks:
+        hook(client)
+    return client
 
 
 def generation() -> int:
@@ -115,6 +152,7 @@ def reset() -> None:
     with _lock:
         _generation += 1
         _client, _client_key = None, None
+        _others.clear()
 
 
 def _after_fork_in_child() -> None:
@@ -123,6 +161,7 @@ def _after_fork_in_child() -> None:
     global _lock, _client, _client_key
     _lock = threading.Lock()
     _client, _client_key = None, None
+    _others.clear()
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)

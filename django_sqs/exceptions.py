@@ -81,10 +81,12 @@ class RestartLater(Exception):
 
     ``RestartLater()`` lets it come back when its visibility timeout runs out;
     ``RestartLater(delay=30)`` makes it visible again after 30 seconds. No traceback is logged.
+    ``logged=True``: the receiver has logged why, so the worker's own line is DEBUG, not INFO.
     """
 
-    def __init__(self, delay: int | None = None, reason: str = ""):
+    def __init__(self, delay: int | None = None, reason: str = "", *, logged: bool = False):
         if delay is not None and not (0 <= int(delay) <= 43200):
             raise ValueError("RestartLater delay must be between 0 and 43200 seconds")
         super().__init__(reason or (f"restart in {delay}s" if delay is not None else "restart later"))
         self.delay = None if delay is None else int(delay)
+        self.logged = logged

@@ -73,7 +73,7 @@ def run_receiver(
         if inspect.isawaitable(result):
             await_with(result)
     except RestartLater as exc:
-        logger.info("restart later queue=%s id=%s delay=%s", queue, msg_id, exc.delay)
+        logger.log(logging.DEBUG if exc.logged else logging.INFO, "restart later queue=%s id=%s delay=%s", queue, msg_id, exc.delay)
         return Outcome(delete=False, delay=exc.delay, reason="restart")
     except BadMessage as exc:
         logger.error(

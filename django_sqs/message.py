@@ -19,11 +19,42 @@ import base64
 import binascii
 import datetime as dt
 import json
-from typing import Any
+from typing import Any, NamedTuple
 
 from .exceptions import BadMessage, MessageEncodeError
 
 _UNSET = object()
+
+#: Message attributes that carry a schedule's tick (django_sqs.periodic sends them).
+TICK_SCHEDULE_ATTRIBUTE = "django_sqs.schedule"
+TICK_AT_ATTRIBUTE = "django_sqs.tick"
+
+
+class Tick(NamedTuple):
+    """One firing of a schedule: its name and its scheduled time (aware, UTC)."""
+
+    schedule: str
+    at: dt.datetime
+
+    def as_attributes(self) -> dict[str, dict]:
+        return {
+            TICK_SCHEDULE_ATTRIBUTE: {"DataType": "String", "StringValue": self.schedule},
+            TICK_AT_ATTRIBUTE: {"DataType": "String", "StringValue": self.at.isoformat()},
+        }
+
+    @classmethod
+    def parse(cls, schedule: Any, at: Any) -> Tick | None:
+        """The tick from its two strings; None when either is missing or malformed (a
+        message attribute is whatever the sender put there)."""
+        if not (isinstance(schedule, str) and schedule and isinstance(at, str)):
+            return None
+        try:
+            when = dt.datetime.fromisoformat(at.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if when.tzinfo is None:
+            return None
+        return cls(schedule, when.astimezone(dt.timezone.utc))
 
 
 class Message:
@@ -99,6 +130,15 @@ class Message:
         if ts is None:
             return None
         return dt.datetime.fromtimestamp(int(ts) / 1000, tz=dt.timezone.utc)
+
+    @property
+    def tick(self) -> Tick | None:
+        """The schedule's tick that sent this message (``django_sqs.periodic``), else None."""
+        attrs = self.message_attributes
+        return Tick.parse(
+            (attrs.get(TICK_SCHEDULE_ATTRIBUTE) or {}).get("StringValue"),
+            (attrs.get(TICK_AT_ATTRIBUTE) or {}).get("StringValue"),
+        )
 
     @property
     def group_id(self) -> str | None:

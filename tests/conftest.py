@@ -18,6 +18,7 @@ from moto import mock_aws  # noqa: E402
 
 from django_sqs import client, eager  # noqa: E402
 from django_sqs.localserver import LocalSQSServer  # noqa: E402
+from django_sqs.periodic import declarations  # noqa: E402
 from django_sqs.registry import registry  # noqa: E402
 
 
@@ -25,6 +26,8 @@ from django_sqs.registry import registry  # noqa: E402
 def _clean_state():
     """Each test starts with no cached clients or URLs and the registry as discovered."""
     saved = dict(registry._registry)
+    # @periodic declarations made by a test (or a docs example) go with the registry.
+    saved_schedules = dict(declarations.declared)
     client.reset()
     eager.kept.clear()
     from tests import receivers
@@ -32,6 +35,8 @@ def _clean_state():
     receivers.calls.clear()
     yield
     registry._registry = saved
+    declarations.declared.clear()
+    declarations.declared.update(saved_schedules)
     client.reset()
     # A database test leaves its connection open; a later test without database access
     # that runs the worker in-process would then trip pytest-django's blocker when the

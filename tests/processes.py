@@ -151,6 +151,8 @@ class TCPProxy:
         self.port = 0
         #: Seconds each answer from the server is held back (a slow network), when set.
         self.delay = 0.0
+        #: Set by ``hang()``: connections are accepted and requests read, nothing answered.
+        self.hanging = False
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
         self._listener: socket.socket | None = None
@@ -175,6 +177,11 @@ class TCPProxy:
                 client, _ = listener.accept()
             except OSError:
                 return
+            if self.hanging:
+                with self._lock:
+                    self._sockets.append(client)  # held open, never answered
+                threading.Thread(target=self._swallow, args=(client,), daemon=True).start()
+                continue
             try:
                 upstream = socket.create_connection(("127.0.0.1", self.target_port))
             except OSError:
@@ -188,6 +195,8 @@ class TCPProxy:
     def _pipe(self, src: socket.socket, dst: socket.socket, slow: bool) -> None:
         try:
             while data := src.recv(65536):
+                if self.hanging:
+                    continue  # read, never delivered: no answer ever comes back
                 if slow and self.delay:
                     time.sleep(self.delay)
                 dst.sendall(data)
@@ -199,6 +208,19 @@ class TCPProxy:
                     s.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
+
+    def hang(self) -> None:
+        """From now on the endpoint accepts connections and requests and never answers,
+        as a server stopped with SIGSTOP (or a black-holed load balancer) does."""
+        self.hanging = True
+
+    @staticmethod
+    def _swallow(sock: socket.socket) -> None:
+        try:
+            while sock.recv(65536):
+                pass
+        except OSError:
+            pass
 
     def cut(self) -> None:
         if self._listener:

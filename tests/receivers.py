@@ -130,6 +130,8 @@ def _work(message):
     _timed(message, "start", body=body)
     if body.get("action") == "restart":
         raise RestartLater(delay=body.get("delay"))
+    if body.get("action") == "restart_once" and message.receive_count == 1:
+        raise RestartLater(delay=body.get("delay"))
     if body.get("action") == "fail":
         raise ValueError(f"failing on purpose: {body}")
     if body.get("sleep"):
@@ -314,3 +316,10 @@ async def rv_async_db(message):
 def rv_sync_db(message):
     was_open, thread = _db_probe()
     record(message, phase="end", was_open=was_open, orm_thread=thread)
+
+
+if os.environ.get("DJANGO_SQS_TEST_KILL_AFTER"):
+    # A worker SIGKILLed right after a given step (tests/kill_points.py).
+    from tests import kill_points
+
+    kill_points.install(os.environ["DJANGO_SQS_TEST_KILL_AFTER"])

@@ -24,6 +24,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_sqs",
     "django_sqs.tasks.results",
+    "django_sqs.schedules",
     "tests",
 ]
 if django.VERSION < (6, 0):

@@ -132,6 +132,21 @@ def test_delete_on_start_deletes_before_running(server):
     assert server.counts()["DeleteMessageBatch"] == 1
 
 
+def test_delete_on_start_failure_does_not_run_the_receiver_and_reports_the_record(server, monkeypatch):
+    """At most once: when the delete before the start fails, the receiver must not run,
+    and the record is reported failed (it comes back; Lambda must not delete it)."""
+    from django_sqs import receipts
+
+    def refuse(action, url, full_name, handles, **extra):
+        return [], [(0, "InternalError", "refused on purpose")]
+
+    msg_id = send("at_most_once", body={"n": 1})
+    monkeypatch.setattr(receipts, "batch_request", refuse)
+    response = handler(event_of("t__at_most_once"), None)
+    assert failed_ids(response) == [msg_id]
+    assert starts() == []
+
+
 def test_message_attributes_reach_the_receiver_as_from_receive_message(server):
     seen = []
     register("attrs", lambda m: seen.append(m.message_attributes))

@@ -21,6 +21,9 @@ FIGURES = [
     "drain_rate_c1",
     "drain_rpm_c1",
     "drain_cpu_c1",
+    "fifo_group_rate",
+    "fifo_group_rpm",
+    "fifo_trickle_rate",
     "drain_rate_c2",
     "drain_rpm_c2",
     "drain_cpu_c2",
@@ -56,7 +59,7 @@ def test_quick_bench_produces_every_figure(tmp_path):
         assert summary[figure]["django_sqs"]["median"] is not None, figure
     # Each figure beside its baseline measured in the same run, as a ratio.
     for figure in (
-        "drain_rate_c1", "drain_rpm_c1", "drain_cpu_c1", "latency_p50", "sigterm_busy",
+        "drain_rate_c1", "drain_rpm_c1", "drain_cpu_c1", "fifo_group_rate", "latency_p50", "sigterm_busy",
         "threads_rate", "threads_pss", "idle_t8", "idle_priority", "priority_latency_p50", "sigterm_idle_t8",
     ):
         assert summary[figure]["baseline"]["median"] is not None, figure

@@ -260,3 +260,19 @@ def test_missing_credentials_say_so(server, settings, monkeypatch):
     with pytest.raises(SQSRequestError, match="no AWS credentials found") as excinfo:
         send("mail", body="x")
     assert excinfo.value.code == "NoCredentialsError" and excinfo.value.transient is False
+
+
+def test_every_kind_of_request_has_a_deadline(settings):
+    """Long polls read for the poll period plus a margin; the worker's requests on the
+    messages it holds (deletes, renewals, give-backs) a few seconds, with fewer attempts."""
+    from django_sqs import client as client_module
+
+    settings.SQS_POLL_PERIOD = 20
+    default = client_module.get_client().meta.config
+    assert default.read_timeout == 25 and default.connect_timeout == 5
+    short = client_module.get_client(client_module.SHORT).meta.config
+    assert short.read_timeout == 5 and short.connect_timeout == 2
+    assert short.retries["total_max_attempts"] == 2
+    assert client_module.get_client(client_module.SHORT) is not client_module.get_client()
+    settings.SQS_POLL_PERIOD = 1
+    assert client_module.get_client().meta.config.read_timeout == 10  # at least 10 s

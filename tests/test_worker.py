@@ -179,17 +179,18 @@ def test_deleted_row_is_a_bad_message(sqs, db, caplog):
 def test_one_receive_and_one_batch_delete_per_ten_messages(sqs, monkeypatch):
     from django_sqs import client
 
-    c = client.get_client()
     send_many("echo", [f"m{i}" for i in range(20)])
     counts = {"receive_message": 0, "delete_message_batch": 0, "delete_message": 0, "change_message_visibility_batch": 0}
-    for name in counts:
-        original = getattr(c, name)
+    for kind in (client.DEFAULT, client.SHORT):  # every kind of client the worker uses
+        c = client.get_client(kind)
+        for name in counts:
+            original = getattr(c, name)
 
-        def counted(*args, _name=name, _original=original, **kwargs):
-            counts[_name] += 1
-            return _original(*args, **kwargs)
+            def counted(*args, _name=name, _original=original, **kwargs):
+                counts[_name] += 1
+                return _original(*args, **kwargs)
 
-        monkeypatch.setattr(c, name, counted)
+            monkeypatch.setattr(c, name, counted)
     call_command("runreceiver", "echo", "--burst")
     assert len(calls) == 20
     # Two full receives, one empty one that ends the burst; one batch delete per receive.
@@ -243,7 +244,7 @@ def test_verbosity_sets_the_log_level(sqs):
 def test_failed_batch_delete_entry_is_logged_and_retried(sqs, monkeypatch, caplog):
     from django_sqs import client
 
-    c = client.get_client()
+    c = client.get_client(client.SHORT)  # the worker's requests on messages it holds
     original = c.delete_message_batch
     failures = []
 

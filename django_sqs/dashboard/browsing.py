@@ -15,11 +15,12 @@ import datetime as dt
 import json
 import logging
 
+import botocore.exceptions
 from django.urls import NoReverseMatch, reverse
 
 from .. import queue_urls, receipts
-from ..client import get_client, wrap_errors
-from ..exceptions import QueueDoesNotExist, SQSError
+from ..client import error_code, get_client, wrap_errors
+from ..exceptions import QueueDoesNotExist, SQSError, SQSRequestError
 from ..message import ModelInstanceMessage
 from ..registered_queue import RegisteredQueue
 from ..sending import message_size
@@ -195,15 +196,24 @@ def describe(rq: RegisteredQueue, full_name: str, record: dict) -> PeekedMessage
             body = {**body, "row": _row(message)}
         shown.decoded = _cut(_text(body))[0]
     except Exception as exc:  # a message class of the project may raise anything: show it, never fail
-        shown.decode_error = _cut(f"{type(exc).__name__}: {exc}", 500)[0]
+        shown.decode_error = _cut(_reason(exc, full_name, shown.id), 500)[0]
     return shown
+
+
+def _reason(exc: Exception, full_name: str, message_id: str) -> str:
+    """Why a body could not be shown. A message class of the project may call AWS (a body
+    kept in S3): AWS's text names the account and the role, so it goes to the log only."""
+    if isinstance(exc, (SQSRequestError, botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError)):
+        logger.warning("dashboard: message not decoded queue=%s id=%s error=%s", full_name, message_id, exc)
+        return f"{type(exc).__name__} ({getattr(exc, 'code', '') or error_code(exc)}): the details are in the server log"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _row(message: ModelInstanceMessage) -> str:
     try:
         return repr(message.get_instance())
     except Exception as exc:  # the row is gone, the model is not allowed, the database failed
-        return f"not loaded: {exc}"
+        return f"not loaded: {_reason(exc, message.queue_name or '', message.id or '')}"
 
 
 def _text(body) -> str:

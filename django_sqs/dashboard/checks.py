@@ -11,7 +11,9 @@ from ..conf import ADMIN_SETTING_NAMES, settings
 @register(Tags.compatibility)
 def check_dashboard_settings(app_configs=None, **kwargs) -> list:
     problems = not_boolean(ADMIN_SETTING_NAMES, "django_sqs.E060")
-    if settings.SQS_ADMIN_PEEK_LIVE_QUEUES is True and settings.SQS_ADMIN_READ_ONLY is not True:
+    # Also under SQS_ADMIN_READ_ONLY: it hides the actions, not the peeks, and a peek is what
+    # bumps the receive counts of live messages.
+    if settings.SQS_ADMIN_PEEK_LIVE_QUEUES is True:
         problems.append(Warning(
             "SQS_ADMIN_PEEK_LIVE_QUEUES lets staff with the peek permission receive messages of live "
             "queues: each peek adds one to their receive count, and a message peeked maxReceiveCount "

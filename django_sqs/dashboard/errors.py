@@ -29,7 +29,6 @@ def describe(exc: BaseException, what: str) -> str:
     """A safe sentence for the page about ``exc`` (raised while doing ``what``); logs the details."""
     logger.error("dashboard: %s failed: %s", what, exc, exc_info=exc)
     code = code_of(exc)
-    action = getattr(exc, "action", "") or "a request"
     if code in NONEXISTENT_QUEUE_CODES:
         reason = "the queue does not exist (it was deleted, or not created yet)"
     elif code in ACCESS_DENIED_CODES:
@@ -40,4 +39,9 @@ def describe(exc: BaseException, what: str) -> str:
         reason = "SQS answered with an error"
     else:
         reason = "an unexpected error occurred"
-    return f"Could not {what}: {reason} ({action} failed, {code}). The details are in the server log (logger django_sqs)."
+    return f"Could not {what}: {reason} ({brief(exc)}). The details are in the server log (logger django_sqs)."
+
+
+def brief(exc: BaseException) -> str:
+    """The failed request and its error code, e.g. "DeleteMessage failed, AccessDenied"."""
+    return f"{getattr(exc, 'action', '') or 'a request'} failed, {code_of(exc)}"

@@ -53,14 +53,24 @@ class Target:
         return self.entry.queue.dead_letter_queue_of is not None
 
     @property
-    def source(self):
-        """The registered queue this one is the dead-letter queue of (None for others)."""
-        of = self.entry.queue.dead_letter_queue_of
-        return registry.get(of) if of else None
+    def sources(self) -> list:
+        """The registered queues whose dead-letter queue this is: usually one, but SQS lets
+        several share one (each message then goes back to the queue it came from)."""
+        if not self.is_dead_letter_queue:
+            return []
+        return [rq for rq in registry if rq.dead_letter_queue == self.entry.queue.name]
+
+    @property
+    def source_names(self) -> list[str]:
+        return [rq.full_name(self.entry.suffix) for rq in self.sources]
 
     @property
     def source_name(self) -> str | None:
-        return self.source.full_name(self.entry.suffix) if self.source else None
+        """Where its messages go back to, as the page says it."""
+        names = self.source_names
+        if len(names) > 1:
+            return f"the queue each came from ({' or '.join(names)})"
+        return names[0] if names else None
 
     @property
     def peekable(self) -> bool:
@@ -68,12 +78,13 @@ class Target:
 
 
 def _target(name: str) -> Target:
-    # The admin's own links (LogEntry.get_admin_url) quote the name ("_" → "_5F").
-    names = {name, unquote(name)}
-    for entry in status.layout(registry):
-        if entry.full_name in names:
-            return Target(entry)
-    raise Http404("No registered queue has this SQS name.")
+    # The admin's own links (LogEntry.get_admin_url) quote the name ("_" → "_5F"). The name
+    # as written wins: "jobs_5F1" is that queue, not "jobs_1", when both are registered.
+    entries = {entry.full_name: entry for entry in status.layout(registry)}
+    entry = entries.get(name) or entries.get(unquote(name))
+    if entry is None:
+        raise Http404("No registered queue has this SQS name.")
+    return Target(entry)
 
 
 def _require(request, action: str) -> None:
@@ -188,6 +199,11 @@ def action_page(request, model_admin, name: str, action: str):
     if request.method == "POST":
         try:
             text, flag = _perform(action, target, message_id, handle)
+        except actions.Unfinished as exc:  # SQS changed before the failure: told and audited
+            text, flag = _unfinished(action, target, message_id, exc)
+            _audit(request, name, flag, text)
+            inventory.forget()
+            messages.warning(request, text)
         except SQSError as exc:
             messages.error(request, _failure(exc, label.lower(), name))
         else:
@@ -216,15 +232,11 @@ def _perform(action: str, target: Target, message_id: str, handle: str) -> tuple
     """Do ``action``; returns the sentence for the page and LogEntry, and the LogEntry flag."""
     name = target.name
     if action == "redrive":
-        done = actions.redrive(target.source, target.entry.suffix)
+        done = actions.redrive(target.sources, target.entry.suffix)
         if done.how == "started":
             return (f"Redrive of {name} to {target.source_name} started: SQS moves the messages "
                     "(progress on this page).", CHANGE)
-        text = f"Redrove {done.moved} message(s) of {name} to {target.source_name}"
-        if done.failed:
-            text += f"; {done.failed} refused by SQS stayed in {name}"
-        if done.not_deleted:
-            text += f"; {done.not_deleted} sent but not deleted are in both queues"
+        text = _redrove(target, done)
         if done.moved >= actions.FALLBACK_REDRIVE_LIMIT:
             text += "; more may remain: redrive again"
         return text + ".", CHANGE
@@ -232,8 +244,8 @@ def _perform(action: str, target: Target, message_id: str, handle: str) -> tuple
         moved = actions.cancel_move_task(name, handle)
         return f"Cancelled the redrive of {name} ({moved if moved is not None else '?'} message(s) moved).", CHANGE
     if action == "retry":
-        new_id = actions.retry(target.source, target.entry.suffix, name, message_id)
-        return f"Retried 1 message of {name}: {message_id} sent back to {target.source_name} as {new_id}.", CHANGE
+        new_id, to = actions.retry(target.sources, target.entry.suffix, name, message_id)
+        return f"Retried 1 message of {name}: {message_id} sent back to {to} as {new_id}.", CHANGE
     if action == "delete":
         actions.delete(name, message_id)
         return f"Deleted 1 message of {name}: {message_id}.", DELETION
@@ -242,10 +254,34 @@ def _perform(action: str, target: Target, message_id: str, handle: str) -> tuple
     return f"Purged {name} (about {row.total if row else 0} message(s)).", DELETION
 
 
+def _redrove(target: Target, done: actions.RedriveResult) -> str:
+    text = f"Redrove {done.moved} message(s) of {target.name} to {target.source_name}"
+    if done.failed:
+        text += f"; {done.failed} refused by SQS stayed in {target.name}"
+    if done.not_deleted:
+        text += f"; {done.not_deleted} sent but not deleted are in both queues"
+    return text
+
+
+def _unfinished(action: str, target: Target, message_id: str, exc: actions.Unfinished) -> tuple[str, int]:
+    """The page's and the LogEntry's sentence for an action that failed after changing SQS."""
+    errors.describe(exc.__cause__, f"finish the {action} on {target.name}")  # logs AWS's text
+    failure = errors.brief(exc.__cause__)
+    if action == "retry":
+        new_id, to = exc.done
+        return (f"Retried 1 message of {target.name}: {message_id} sent back to {to} as "
+                f"{new_id}, but not deleted from {target.name} ({failure}): it is in both queues. "
+                f"Delete it from {target.name} rather than retrying it again.", CHANGE)
+    return f"{_redrove(target, exc.done)}; then it stopped ({failure}): redrive again.", CHANGE
+
+
 def _workers(name: str) -> list[dict]:
     """The published records of the workers serving ``name``, with datetimes to show."""
     def when(seconds: float | None) -> dt.datetime | None:
-        return dt.datetime.fromtimestamp(seconds, tz=dt.timezone.utc) if seconds else None
+        try:
+            return dt.datetime.fromtimestamp(seconds, tz=dt.timezone.utc) if seconds else None
+        except (OverflowError, OSError, ValueError):  # a record's time beyond what datetime holds
+            return None
 
     shown = []
     for record in workers.published(name):
@@ -264,6 +300,8 @@ def _failure(exc: SQSError, what: str, name: str) -> str:
     if isinstance(exc, actions.PurgeTooSoon):
         return (f"{name} was purged less than a minute ago, or a purge is still running: SQS allows one "
                 "purge per queue every 60 seconds. Try again in a minute.")
+    if isinstance(exc, actions.SourceUnknown):  # our own sentence, no AWS text in it
+        return f"Could not {what} on {name}: {exc}"
     if isinstance(exc, actions.MessageNotFound):
         return (f"The message was not found in {name}: it was moved or deleted meanwhile, is held by "
                 f"someone else, or lies deeper than the first {browsing.FIND_ROUNDS * browsing.PAGE_SIZE} messages.")

@@ -146,5 +146,25 @@ def published(full_name: str | None = None) -> list[dict]:
     except Exception as exc:
         logger.warning("dashboard: worker records not read error=%r", exc)
         return []
-    found = [r for r in records if full_name is None or full_name in r.get("queues", ())]
+    found = [r for r in records if _well_formed(r) and (full_name is None or full_name in r["queues"])]
     return sorted(found, key=lambda r: (r["host"], r["pid"]))
+
+
+def _well_formed(record) -> bool:
+    """A record as ``_publish`` writes it. The cache is shared with the whole project (and,
+    during a deploy, with workers of another version): anything else found under our keys
+    is skipped, so that it cannot break the queue page."""
+    def number(value) -> bool:
+        return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+
+    if not isinstance(record, dict):
+        return False
+    queues, polls = record.get("queues"), record.get("last_polls", {})
+    return (
+        isinstance(record.get("host"), str) and isinstance(record.get("pid"), int)
+        and isinstance(queues, list) and all(isinstance(q, str) for q in queues)
+        and all(number(record.get(k)) for k in ("started_at", "published_at", "per_minute", "threads",
+                                                 "in_hand", "handled"))
+        and isinstance(polls, dict)
+        and all(isinstance(p, dict) and number(p.get("at")) for p in polls.values())
+    )

@@ -55,12 +55,15 @@ def decide(
     if stored is None:  # no store, or enqueued without one
         return Verdict(RUN, envelope_attempt)
     started = len(stored.worker_ids)  # attempts that started, killed ones included
-    same_message = bool(stored_message_id) and stored_message_id == message_id
+    # No message id stored: the row was written by a version that recorded none, whose
+    # retries kept the same message (and whose envelopes had no "attempt"), so the message
+    # back is the one its attempts ran from. Skipping it would delete a task still to retry.
+    same_message = not stored_message_id or stored_message_id == message_id
     status = stored.status
     if status == TaskResultStatus.SUCCESSFUL:
         return Verdict(SKIP, started, "it already succeeded")
     if status == TaskResultStatus.RUNNING:
-        if stored_message_id and not same_message:
+        if not same_message:
             return Verdict(SKIP, started, f"attempt {started} runs from message {stored_message_id}")
         # This very message started attempt ``started`` and came back: its worker was cut off.
         if started >= max_attempts:

@@ -7,6 +7,7 @@ from django.core.checks import Error, Warning
 from django.utils.module_loading import import_string
 
 from .. import naming
+from .options import FIFO_MAX_ATTEMPTS, MAX_RECEIVE_COUNT
 
 RESULTS_APP = "django_sqs.tasks.results"
 
@@ -36,6 +37,18 @@ def check_backend(backend) -> list[Error | Warning]:
             "attempts that really started.",
             obj=where,
             id="django_sqs.W031",
+        ))
+    if fifo and backend.sqs_options.dead_letter_queue and backend.sqs_options.max_attempts > FIFO_MAX_ATTEMPTS:
+        attempts = backend.sqs_options.max_attempts
+        errors.append(Warning(
+            f"{where}: MAX_ATTEMPTS={attempts} on the FIFO task queue(s) {', '.join(map(repr, fifo))}. A FIFO "
+            "retry keeps its message in place, and the later messages of its group received with it (up to 9) "
+            f"are given back once per failed attempt: up to {9 * (attempts - 1)} receives of a task that has "
+            f"not run, out of the {MAX_RECEIVE_COUNT} after which SQS moves it to the dead-letter queue.",
+            hint=f"Use MAX_ATTEMPTS={FIFO_MAX_ATTEMPTS} or fewer on FIFO task queues (a separate TASKS backend "
+            "for them), or a longer BACKOFF with fewer attempts.",
+            obj=where,
+            id="django_sqs.W032",
         ))
     if store is not None:
         try:

@@ -8,6 +8,7 @@ checked before any request (``MessageTooLarge``).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 from collections.abc import Iterable, Sequence
@@ -18,6 +19,7 @@ from django.utils import timezone
 from django.utils.crypto import get_random_string
 
 from ..exceptions import SendError
+from ..message import Tick
 from ..sending import MAX_DELAY_SECONDS, prepare_entry, send_message, send_messages
 from . import queues
 from .compat import (
@@ -121,13 +123,17 @@ def send_envelopes(backend, task: Task, envelopes: list[Envelope], *, delay_seco
     suffix = backend.sqs_options.suffix_for(task.priority)
     options = _send_options(rq, task, delay_seconds)
     messages = [TaskMessage(e) for e in envelopes]
+    for message, envelope in zip(messages, envelopes, strict=True):
+        if envelope.tick is not None:  # a schedule's tick: also readable as message.tick
+            message.message_attributes.update(envelope.tick.as_attributes())
     if len(messages) == 1:
         return [send_message(rq, messages[0], suffix=suffix, **options)]
     return send_messages(rq, messages, suffix=suffix, **options)
 
 
-def send_results(backend, task: Task, results: list[TaskResult]) -> None:
-    """Stamp ``enqueued_at``, record the results (with a store), send, signal."""
+def send_results(backend, task: Task, results: list[TaskResult], *, tick: Tick | None = None) -> None:
+    """Stamp ``enqueued_at``, record the results (with a store), send, signal. ``tick``:
+    the schedule's tick that enqueues them (``django_sqs.periodic``), carried in the envelope."""
     now = timezone.now()
     for result in results:
         object.__setattr__(result, "enqueued_at", now)
@@ -136,7 +142,8 @@ def send_results(backend, task: Task, results: list[TaskResult]) -> None:
         # Before the send: a fast worker must find the row to update.
         store.create(results)
     try:
-        send_envelopes(backend, task, [envelope_of(r) for r in results], delay_seconds=delay_for(task))
+        envelopes = [dataclasses.replace(envelope_of(r), tick=tick) for r in results]
+        send_envelopes(backend, task, envelopes, delay_seconds=delay_for(task))
     except SendError as exc:
         failed = [results[i] for i, _, _ in exc.failed]
         if store:

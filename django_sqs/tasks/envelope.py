@@ -7,6 +7,9 @@
 ``attempt`` is the attempt this message is for: 1 when enqueued, one more for each retry
 (a retry is a new message). An envelope without it (sent by an earlier version) is attempt 1.
 
+plus ``"tick": {"schedule": "...", "at": "<UTC ISO time>"}`` when a schedule sent it
+(``django_sqs.periodic``); absent otherwise, so envelopes without it read as before.
+
 ``v`` lets a later version change the layout while old messages are still in the queues;
 a worker refuses (as a bad message) an envelope of a version it does not know.
 """
@@ -19,7 +22,7 @@ import math
 from typing import Any
 
 from ..exceptions import BadMessage
-from ..message import JSONMessage
+from ..message import JSONMessage, Tick
 
 VERSION = 1
 #: The longest result id: Django's backends make 32 characters and document 64 as the most
@@ -39,9 +42,10 @@ class Envelope:
     enqueued_at: dt.datetime
     run_after: dt.datetime | None = None
     attempt: int = 1
+    tick: Tick | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "v": VERSION,
             "id": self.id,
             "task": self.task,
@@ -54,6 +58,9 @@ class Envelope:
             "run_after": self.run_after.isoformat() if self.run_after else None,
             "attempt": self.attempt,
         }
+        if self.tick is not None:
+            data["tick"] = {"schedule": self.tick.schedule, "at": self.tick.at.isoformat()}
+        return data
 
     @classmethod
     def from_json(cls, data: Any) -> Envelope:
@@ -74,6 +81,7 @@ class Envelope:
                 enqueued_at=_datetime(data.get("enqueued_at"), "enqueued_at"),
                 run_after=_datetime(data["run_after"], "run_after") if data.get("run_after") is not None else None,
                 attempt=_typed(data, "attempt", int) if "attempt" in data else 1,
+                tick=_tick(data.get("tick")),
             )
         except KeyError as exc:
             raise BadMessage(f"task envelope has no {exc.args[0]!r}") from None
@@ -99,6 +107,15 @@ def _typed(data: dict, key: str, kind: type) -> Any:
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise BadMessage(f"task envelope field {key!r} is a {type(value).__name__}, not a {kind.__name__}")
     return value
+
+
+def _tick(value: Any) -> Tick | None:
+    if value is None:
+        return None
+    tick = Tick.parse(value.get("schedule"), value.get("at")) if isinstance(value, dict) else None
+    if tick is None:
+        raise BadMessage(f"task envelope field 'tick' is not a schedule's tick: {value!r}")
+    return tick
 
 
 def _datetime(value: Any, key: str) -> dt.datetime:

@@ -27,7 +27,13 @@ MAX_BACKOFF = MAX_VISIBILITY_TIMEOUT
 #: dead-letter queue (``queues``): the redrive policy's maxReceiveCount is MAX_ATTEMPTS + this.
 RECEIVE_HEADROOM = 500
 #: SQS allows a maxReceiveCount of at most 1000, and it must leave the headroom.
-MAX_ATTEMPTS_LIMIT = 1000 - RECEIVE_HEADROOM
+MAX_RECEIVE_COUNT = 1000
+MAX_ATTEMPTS_LIMIT = MAX_RECEIVE_COUNT - RECEIVE_HEADROOM
+#: A FIFO retry keeps its message in place, and the worker gives back the later messages of
+#: the group received with it (up to 9): each failed attempt ahead is a receive of each of
+#: them. Its redrive policy is SQS's 1000, which leaves the headroom beyond those receives
+#: up to this MAX_ATTEMPTS: 1000 - 50 - 9 * 49 = 509 (checks: W032).
+FIFO_MAX_ATTEMPTS = 50
 KNOWN = ("PRIORITY_LEVELS", "MAX_ATTEMPTS", "BACKOFF", "DEAD_LETTER_QUEUE", "VISIBILITY_TIMEOUT", "RESULT_STORE")
 
 
@@ -120,6 +126,10 @@ class TaskOptions:
         that never ran reaches the dead-letter queue only after RECEIVE_HEADROOM receives
         that did not run it."""
         return self.max_attempts + RECEIVE_HEADROOM
+
+    def max_receive_count_for(self, task_queue: str) -> int:
+        """``max_receive_count``, or on a FIFO task queue SQS's most (``FIFO_MAX_ATTEMPTS``)."""
+        return MAX_RECEIVE_COUNT if naming.is_fifo(task_queue) else self.max_receive_count
 
     @property
     def suffixes(self) -> tuple[str, ...]:

@@ -47,7 +47,7 @@ def register_backend(backend) -> list[RegisteredQueue]:
             dead_letter_queue=dlq,
             # The worker moves a task whose attempts are spent itself; SQS's redrive policy
             # only catches a crash loop (TaskOptions.max_receive_count).
-            max_receive_count=opts.max_receive_count if dlq else None,
+            max_receive_count=opts.max_receive_count_for(task_queue) if dlq else None,
         )
         # Read by the worker: one worker serves these suffixed queues in strict order.
         rq.priority_suffixes = opts.priority_suffixes or None

@@ -53,7 +53,7 @@ def retry(backend, task, envelope: Envelope, message: Message, *, attempt: int, 
         attempt, opts.max_attempts, delay, _where(message, envelope), _error(exc), exc_info=exc,
     )
     if fifo or settings.SQS_EAGER:
-        raise RestartLater(delay=delay, reason=f"task attempt {attempt}/{opts.max_attempts} failed")
+        raise RestartLater(delay=delay, reason=f"task attempt {attempt}/{opts.max_attempts} failed", logged=True)
     run_after = None
     if delay > MAX_DELAY_SECONDS:  # the deferral sends it on until the time has come
         run_after = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=delay)
@@ -64,7 +64,7 @@ def retry(backend, task, envelope: Envelope, message: Message, *, attempt: int, 
         # Kept instead: it comes back after the backoff as the same message, which the
         # result store counts as the next attempt.
         logger.warning("cannot send the retry %s error=%s; keeping the message", _where(message, envelope), error)
-        raise RestartLater(delay=delay, reason="retry not sent") from error
+        raise RestartLater(delay=delay, reason="retry not sent", logged=True) from error
 
 
 def give_up(backend, envelope: Envelope, message: Message, *, attempts: int, exc: BaseException | None, cause: str = "") -> None:
@@ -79,7 +79,7 @@ def give_up(backend, envelope: Envelope, message: Message, *, attempts: int, exc
     # For the attempt after the last: a redriven task runs once more (see attempts.decide).
     parked = dataclasses.replace(envelope, attempt=attempts + 1)
     try:
-        dlq, _ = move_to_dead_letter_queue(message, body=TaskMessage(parked).encode())
+        dlq, moved_id = move_to_dead_letter_queue(message, body=TaskMessage(parked).encode())
     except SQSError as error:
         # Kept: it comes back, finds its attempts spent in the store, and is moved then.
         delay = opts.backoff_for(attempts) or 1
@@ -88,8 +88,21 @@ def give_up(backend, envelope: Envelope, message: Message, *, attempts: int, exc
             "(trying again in %d s) %s error=%s move_error=%s",
             cause, _attempts(attempts), delay, _where(message, envelope), _error(exc), error, exc_info=exc,
         )
-        raise RestartLater(delay=delay, reason="dead-letter queue unavailable") from error
+        raise RestartLater(delay=delay, reason="dead-letter queue unavailable", logged=True) from error
+    _remember_move(backend, envelope, moved_id)
     logger.error(
         "task failed%s, giving up after %s → %s %s error=%s",
         cause, _attempts(attempts), dlq, _where(message, envelope), _error(exc), exc_info=exc,
     )
+
+
+def _remember_move(backend, envelope: Envelope, moved_id: str) -> None:
+    """Record the dead-letter copy as the task's latest message. Should the worker stop
+    before the original's delete, the original comes back to a result of another message
+    and is deleted, not moved a second time (two copies in the dead-letter queue)."""
+    if backend.result_store is None:
+        return
+    try:
+        backend.result_store.moved(envelope.id, moved_id)
+    except Exception:  # the move is done; only a stop before the delete would copy it twice
+        logger.warning("cannot record the dead-letter move in the result store id=%s", envelope.id, exc_info=True)

@@ -42,7 +42,6 @@ from . import attempts, retries
 from .compat import (
     InvalidTask,
     Task,
-    TaskContext,
     TaskError,
     TaskResult,
     TaskResultStatus,
@@ -51,6 +50,7 @@ from .compat import (
     task_finished,
     task_started,
 )
+from .context import SQSTaskContext
 from .envelope import Envelope, seconds_until
 
 logger = logging.getLogger("django_sqs.tasks")
@@ -151,7 +151,7 @@ def defer(backend, task: Task, envelope: Envelope) -> bool:
     except SQSError as exc:
         # Not lost: it comes back after the delay and is sent on then.
         logger.warning("cannot defer task id=%s error=%s; keeping it", envelope.id, exc)
-        raise RestartLater(delay=min(remaining, MAX_DELAY_SECONDS), reason="defer failed") from exc
+        raise RestartLater(delay=min(remaining, MAX_DELAY_SECONDS), reason="defer failed", logged=True) from exc
     logger.debug("deferred task id=%s remaining=%ss", envelope.id, remaining)
     return True
 
@@ -190,12 +190,26 @@ class TaskRun:
                 self.attempt = max(self.attempt, self.message.receive_count)
             self.start(self.attempt, stored=None)
             return True
+        contested = False
         for _ in range(3):  # another copy may claim it between the read and the write
             stored, stored_message_id = self._store_call(self.store.load_attempt, self.envelope.id)
             verdict = attempts.decide(
                 envelope_attempt=self.envelope.attempt, message_id=self.message.id or "",
                 stored=stored, stored_message_id=stored_message_id, max_attempts=self.max_attempts,
             )
+            if verdict.lost and (contested or self.started_lately(stored)):
+                # RUNNING from this very message, claimed since our read or less than a
+                # visibility timeout ago: not a worker cut off (its message comes back only
+                # after the visibility timeout) but another receive of this message (SQS
+                # delivers one twice at times). Kept, not deleted: if that run is cut off,
+                # this message must come back.
+                delay = self.visibility_timeout()
+                logger.info(
+                    "task not run: another receive of this message runs it queue=%s id=%s message_id=%s; "
+                    "keeping it for %ss",
+                    self.message.queue_name, self.envelope.id, self.message.id, delay,
+                )
+                raise RestartLater(delay=delay, reason="another receive of this message runs it", logged=True)
             if verdict.action == attempts.SKIP:
                 logger.info(
                     "task not run: %s queue=%s id=%s message_id=%s task=%s",
@@ -208,6 +222,7 @@ class TaskRun:
             self.attempt = verdict.attempt
             if self.start(verdict.attempt, stored, stored_message_id, lost=verdict.lost):
                 return True
+            contested = True
         logger.info("task not run: another copy claimed it queue=%s id=%s", self.message.queue_name, self.envelope.id)
         return False
 
@@ -267,9 +282,20 @@ class TaskRun:
         task_started.send(sender=type(self.backend), task_result=self.result)
         return True
 
+    def started_lately(self, stored: TaskResult) -> bool:
+        """Whether the stored attempt started less than a visibility timeout ago."""
+        started = stored.last_attempted_at
+        return started is not None and (timezone.now() - started).total_seconds() < self.visibility_timeout()
+
+    def visibility_timeout(self) -> int:
+        """The task queue's visibility timeout: how long a run keeps its message hidden."""
+        return self.backend.sqs_options.visibility_timeout or settings.SQS_DEFAULT_VISIBILITY_TIMEOUT
+
     def _store_call(self, method, *args):
         try:
             return method(*args)
+        except RestartLater:  # already logged and kept (``failed``)
+            raise
         except Exception as exc:
             # The task has not run: keep it for later rather than run it unrecorded. The
             # wait doubles with each receive, so that a long outage adds few receives.
@@ -278,11 +304,11 @@ class TaskRun:
                 "result store unavailable, task not started queue=%s id=%s; trying again in %ss",
                 self.message.queue_name, self.envelope.id, delay,
             )
-            raise RestartLater(delay=delay, reason="result store unavailable") from exc
+            raise RestartLater(delay=delay, reason="result store unavailable", logged=True) from exc
 
     def call_args(self) -> list:
         if self.task.takes_context:
-            return [TaskContext(task_result=self.result), *self.result.args]
+            return [SQSTaskContext(task_result=self.result, tick=self.envelope.tick), *self.result.args]
         return list(self.result.args)
 
     def succeeded(self, value: Any) -> None:
@@ -291,7 +317,17 @@ class TaskRun:
         object.__setattr__(result, "finished_at", timezone.now())
         object.__setattr__(result, "status", TaskResultStatus.SUCCESSFUL)
         if self.store:
-            self.store.save(result)
+            try:
+                self.store.save(result)
+            except Exception:
+                # The task ran: its message is deleted all the same. Kept, it would come
+                # back to a result RUNNING from itself, read as a cut-off worker: the task
+                # would run again, or on its last attempt be failed to the dead-letter queue.
+                logger.exception(
+                    "task succeeded but its result could not be recorded (it stays RUNNING) queue=%s id=%s "
+                    "message_id=%s task=%s",
+                    self.message.queue_name, self.envelope.id, self.message.id, self.envelope.task,
+                )
         task_finished.send(sender=type(self.backend), task_result=result)
 
     def failed(self, exc: BaseException) -> None:
@@ -309,7 +345,21 @@ class TaskRun:
             object.__setattr__(result, "finished_at", None)
             object.__setattr__(result, "status", TaskResultStatus.READY)
         if self.store:
-            self.store.save(result)
+            try:
+                self.store.save(result)
+            except Exception as error:
+                # Kept, not retried as a new message (which would find the result RUNNING
+                # from this one and be skipped) nor deleted (a queue without a dead-letter
+                # queue deletes a message whose receiver raised): it comes back, and the
+                # store counts the attempt as cut off (once it started a visibility timeout ago).
+                delay = max(self.backend.sqs_options.backoff_for(self.attempt), self.visibility_timeout())
+                logger.exception(
+                    "task attempt %d/%d failed but the result store cannot record it; keeping it for %d s "
+                    "queue=%s id=%s message_id=%s task=%s error=%s",
+                    self.attempt, self.max_attempts, delay, self.message.queue_name, self.envelope.id,
+                    self.message.id, self.envelope.task, f"{type(exc).__name__}: {exc}",
+                )
+                raise RestartLater(delay=delay, reason="result store unavailable", logged=True) from error
         task_finished.send(sender=type(self.backend), task_result=result)
 
     def after_failure(self, exc: BaseException) -> None:

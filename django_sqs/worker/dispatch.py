@@ -10,9 +10,16 @@ across threads and, through ``Counter``, across restarts of a supervised child.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable
 
 from .sources import Held
+
+#: Seconds added to a "visible again in S seconds": the request's travel, SQS's clock.
+BACK_MARGIN = 0.25
+#: A burst waits for what it left for later only when it is due within this many seconds:
+#: a retry's backoff of minutes is left to the next run (a cron line, a CI job).
+BACK_WAIT_CAP = 10.0
 
 
 class Counter:
@@ -44,6 +51,12 @@ class Dispatcher:
         self.cond = threading.Condition()
         self._waiting: list[Held] = []  # ordered by (rank, seq)
         self._in_hand: dict[int, Held] = {}
+        self._started: dict[int, float] = {}  # id(held) → when its handler took it
+        #: How long messages take to handle, lately (a moving average), None before the first.
+        self.recent_duration: float | None = None
+        #: When the last message this worker left in the queue for later (a RestartLater
+        #: delay, a give-back) is visible again: a burst is not drained before.
+        self.back_at = 0.0
         self._closed = False
 
     # -- the poller's side ------------------------------------------------------------
@@ -81,6 +94,11 @@ class Dispatcher:
         with self.cond:
             self.cond.wait(timeout)
 
+    def poke(self) -> None:
+        """Wake whoever waits for a change (a delete landed: a FIFO group may be free)."""
+        with self.cond:
+            self.cond.notify_all()
+
     def waiting_count(self) -> int:
         with self.cond:
             return len(self._waiting)
@@ -89,6 +107,31 @@ class Dispatcher:
         """Are messages of queues ranked below ``top`` waiting to start?"""
         with self.cond:
             return any(h.source.rank > top.rank for h in self._waiting)
+
+    def finishing_soon(self, exclude: set[int], within: float) -> bool:
+        """Is another message (not one in ``exclude``) likely to be handled within
+        ``within`` seconds? Yes while messages lately took less than that and one is in
+        hand since less than that, or one is waiting to start."""
+        with self.cond:
+            if self.recent_duration is None or self.recent_duration >= within:
+                return False
+            if self._waiting:
+                return True
+            now = time.monotonic()
+            return any(now - self._started.get(key, now) < within for key in self._in_hand if key not in exclude)
+
+    def group_waiting(self, held: Held) -> bool:
+        """Is a later message of ``held``'s FIFO group waiting in this worker?"""
+        with self.cond:
+            return any(h.source is held.source and h.group == held.group for h in self._waiting)
+
+    def expect_back(self, seconds: float) -> None:
+        """A message this worker left in the queue is visible again in ``seconds`` (from
+        the answer to the request that said so; with a margin for SQS's own clock)."""
+        if seconds > BACK_WAIT_CAP:
+            return
+        with self.cond:
+            self.back_at = max(self.back_at, time.monotonic() + seconds + BACK_MARGIN)
 
     def held_count(self) -> int:
         with self.cond:
@@ -140,8 +183,11 @@ class Dispatcher:
                     if held is not None:
                         self._waiting.remove(held)
                         self._in_hand[id(held)] = held
+                        self._started[id(held)] = time.monotonic()
                         return held
-                self.cond.wait(0.5)
+                # Every change that could let this thread go on notifies (add, done,
+                # close): an idle thread sleeps until then, without waking to look.
+                self.cond.wait()
 
     def _next(self) -> Held | None:
         busy = {(h.source, h.group) for h in self._in_hand.values() if h.group is not None}
@@ -157,6 +203,11 @@ class Dispatcher:
     def done(self, held: Held, counted: bool = True) -> None:
         with self.cond:
             self._in_hand.pop(id(held), None)
+            started = self._started.pop(id(held), None)
+            if started is not None and counted:
+                took = time.monotonic() - started
+                last = self.recent_duration
+                self.recent_duration = took if last is None else 0.7 * last + 0.3 * took
             if counted:
                 self.counter.increment()
             self.cond.notify_all()

@@ -100,6 +100,7 @@ class Handlers:
                 except BaseException:  # a bug of ours: the message comes back by visibility
                     logger.exception("handling failed queue=%s id=%s", held.source.full_name, held.id)
                     self.heartbeat.untrack([held])
+                    self._give_back_group(held)
                 finally:
                     self.dispatcher.done(held, counted)
         finally:
@@ -114,11 +115,15 @@ class Handlers:
             logger.warning(
                 "visibility ran out before its turn, not handled queue=%s id=%s", source.full_name, held.id
             )
+            # Its receipt handle is stale (SQS may have handed it out again): send nothing
+            # about it; a FIFO group's later messages must not overtake it.
             self.heartbeat.untrack([held])
-            self._settle(held, EXPIRED, 0.0)
+            self._give_back_group(held)
+            self._emit_handled(held, EXPIRED, 0.0)
             return False
         message = decode_message(rq, held.record, source.full_name)
         if rq.delete_on_start and not self._delete_first(held):
+            self._give_back_group(held)  # it stays in the queue: its group waits behind it
             return False
         signals.emit(
             signals.message_received, self.sender,
@@ -152,7 +157,10 @@ class Handlers:
     def _settle(self, held: Held, outcome: Outcome, duration: float) -> None:
         if outcome.delete:
             if not held.source.rq.delete_on_start:
-                self.deleter.add(held)
+                # SQS holds a FIFO group's next message back until this delete lands:
+                # unless the group's next message is already here, it goes at once.
+                urgent = held.group is not None and not self.dispatcher.group_waiting(held)
+                self.deleter.add(held, urgent=urgent)
         else:
             with self.heartbeat.decisions:
                 self.heartbeat.untrack([held])
@@ -163,9 +171,19 @@ class Handlers:
                     delay = held.source.visibility_timeout
                 if delay is not None:
                     requests.change_visibility([held], delay, f"restart in {delay}s")
-            later = self.dispatcher.drop_group(held)
-            if later:
-                self.release(later, "after an earlier message of its FIFO group stayed in the queue")
+            if outcome.delay is not None:
+                self.dispatcher.expect_back(outcome.delay)  # a burst is not drained before
+            self._give_back_group(held)
+        self._emit_handled(held, outcome, duration)
+
+    def _give_back_group(self, held: Held) -> None:
+        """``held`` stays in the queue: its FIFO group's later messages held here must not
+        overtake it, so they go back too."""
+        later = self.dispatcher.drop_group(held)
+        if later:
+            self.release(later, "after an earlier message of its FIFO group stayed in the queue")
+
+    def _emit_handled(self, held: Held, outcome: Outcome, duration: float) -> None:
         signals.emit(
             signals.message_handled, self.sender,
             queue=held.source.full_name, message_id=held.id, outcome=outcome.reason,

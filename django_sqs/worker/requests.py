@@ -11,6 +11,7 @@ import logging
 from collections import defaultdict
 
 from .. import receipts
+from ..client import SHORT
 from ..exceptions import SQSError
 from .sources import Held, Source, ids
 
@@ -35,8 +36,10 @@ def batch(action: str, held: list[Held], **extra: int) -> tuple[list[Held], list
         for start in range(0, len(items), receipts.MAX_ENTRIES):
             chunk = items[start : start + receipts.MAX_ENTRIES]
             try:
+                # The short client: the heartbeat and a stop must not wait 35 s per
+                # attempt on an endpoint that hangs.
                 done, refused = receipts.batch_request(
-                    action, source.url, source.full_name, [h.receipt_handle for h in chunk], **extra
+                    action, source.url, source.full_name, [h.receipt_handle for h in chunk], client=SHORT, **extra
                 )
             except SQSError as exc:
                 failed += [(h, getattr(exc, "code", "") or type(exc).__name__) for h in chunk]

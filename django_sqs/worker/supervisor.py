@@ -2,11 +2,12 @@
 
 A worker serves one queue, or several: in rank order (``--priority``, a queue with
 priority levels) or by weight (``--weights``, ``--together``); each worker of
-``SQS_WORKERS`` (``groups.Plan``) has its own threads and concurrency. The parent does no SQS work. It closes its database connections
-and forks the children; it restarts a child that dies (with backoff), reaps every child
-(also orphans, so it is safe as PID 1 in a container), forwards SIGTERM/SIGINT to the
-children and waits for them. Children exit when the parent dies, even by SIGKILL
-(Linux parent-death signal, plus a check of the parent pid in the receive loop).
+``SQS_WORKERS`` (``groups.Plan``) has its own threads and concurrency. The parent does no
+SQS work. It closes its database connections and forks the children; it restarts a child
+that dies (with backoff), reaps every child (also orphans, so it is safe as PID 1 in a
+container), forwards SIGTERM, SIGINT, SIGHUP, SIGQUIT and SIGUSR1 to the children and waits
+for them. Children exit when the parent dies, even by SIGKILL (Linux parent-death signal,
+plus a check of the parent pid in the receive loop).
 
 Stop signals are blocked around ``fork``: a stop that arrives then is handled by the
 parent once the child exists (and forwarded to it), never by a just-forked child running
@@ -32,7 +33,15 @@ from django.db import connections
 from .. import ops
 from .dispatch import Counter
 from .groups import Plan
-from .lifecycle import STOP_SIGNALS, Worker
+from .lifecycle import (
+    DUMP_SIGNAL,
+    EXIT_UNREACHABLE,
+    HANDLED_SIGNALS,
+    QUIT_SIGNAL,
+    STOP_SIGNALS,
+    Worker,
+    dump_stacks,
+)
 from .sources import Source
 
 logger = logging.getLogger("django_sqs.worker")
@@ -94,6 +103,8 @@ class Supervisor:
         self.banner = banner
         self.stopping = False
         self.forced = False
+        self._dump_asked = False
+        self.unreachable = False
         self.slots: list[Slot] = []
 
     def worker(self, plan: Plan, counter: Counter | None = None, parent: int | None = None) -> Worker:
@@ -124,11 +135,15 @@ class Supervisor:
             for plan in self.workers
             for i in range(plan.concurrency)
         ]
-        saved = {signum: signal.signal(signum, self._on_signal) for signum in STOP_SIGNALS}
+        saved = {signum: signal.signal(signum, self._on_signal) for signum in (*STOP_SIGNALS, QUIT_SIGNAL)}
+        saved[DUMP_SIGNAL] = signal.signal(DUMP_SIGNAL, self._on_dump)
         try:
             for slot in self.slots:
                 self.spawn(slot)
             while True:
+                if self._dump_asked:
+                    self._dump_asked = False
+                    dump_stacks("(supervisor)")
                 self.reap()
                 now = time.monotonic()
                 for slot in self.slots:
@@ -144,6 +159,8 @@ class Supervisor:
             for signum, handler in saved.items():
                 signal.signal(signum, handler)
         logger.info("runreceiver stopped pid=%s", os.getpid())
+        if self.unreachable:
+            return EXIT_UNREACHABLE
         return EXIT_FORCED if self.forced else 0
 
     def spawn(self, slot: Slot) -> None:
@@ -152,7 +169,7 @@ class Supervisor:
         sys.stdout.flush()
         sys.stderr.flush()
         parent = os.getpid()
-        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED_SIGNALS)
         try:
             if self.stopping:  # a stop began: start nothing more
                 return
@@ -161,7 +178,7 @@ class Supervisor:
                 self._child(slot, parent)  # never returns
             slot.pid, slot.started = pid, time.monotonic()
         finally:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED_SIGNALS)
         logger.info("child started queue=%s pid=%s", slot.label, pid)
 
     def reap(self) -> None:
@@ -187,6 +204,12 @@ class Supervisor:
             slot.done = True
             logger.info("child %s queue=%s", "finished" if code == 0 else "stopped", slot.label)
             return
+        if code == EXIT_UNREACHABLE and self.burst:
+            # --burst gave up on SQS: restarting would only try again; say so in the exit code.
+            slot.done = True
+            self.unreachable = True
+            logger.error("child gave up, SQS unreachable queue=%s", slot.label)
+            return
         why = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
         if self.stopping:
             slot.done = True
@@ -211,13 +234,27 @@ class Supervisor:
         self.stopping = True
         running = [s for s in self.slots if s.pid is not None]
         again = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
-        logger.warning(
-            "stopping on %s: %d worker process(es) finish the messages in hand and give the others back; "
-            "%s again exits at once",
-            signal.Signals(signum).name, len(running), again,
-        )
+        if signum == QUIT_SIGNAL:
+            logger.warning(
+                "stopping at once on SIGQUIT: %d worker process(es) give the unstarted messages back and "
+                "abandon those in hand", len(running),
+            )
+        else:
+            logger.warning(
+                "stopping on %s: %d worker process(es) finish the messages in hand and give the others back; "
+                "%s again exits at once",
+                signal.Signals(signum).name, len(running), again,
+            )
         for slot in running:
             _kill(slot.pid, signum)
+
+    def _on_dump(self, signum: int, frame) -> None:
+        """SIGUSR1: every child dumps its threads' stacks, and so does this process (in
+        its loop: a signal handler must not log)."""
+        self._dump_asked = True
+        for slot in self.slots:
+            if slot.pid is not None:
+                _kill(slot.pid, signum)
 
     # -- the child --------------------------------------------------------------------
     def _child(self, slot: Slot, parent: int) -> None:
@@ -232,7 +269,7 @@ class Supervisor:
             worker = self.worker(slot.plan, slot.counter, parent)
             ops.worker_process_started(slot.label)
             worker.install_signal_handlers()  # before the signals are unblocked
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED_SIGNALS)
             code = worker.run() or (EXIT_CHILD_STOPPED if worker.stopping else 0)
         except BaseException:
             logger.exception("worker crashed queue=%s", slot.label)

@@ -11,6 +11,7 @@ from ... import ops
 from ...client import get_client
 from ...conf import settings
 from ...exceptions import SQSError
+from ...periodic import runner as schedules
 from ...selection import named_suffix, select_queues
 from ...worker import Supervisor
 from ...worker.groups import plan_of
@@ -28,9 +29,10 @@ MAX_THREADS = 256
 class Command(BaseCommand):
     help = (
         "Receive messages from SQS queues and run their receivers. With no queue names, "
-        "serves every registered queue that has a receiver. SIGTERM/SIGINT stops after the "
-        "messages in hand and gives unstarted messages back to the queue; a second signal "
-        "exits at once."
+        "serves every registered queue that has a receiver. SIGTERM, SIGINT or SIGHUP stops "
+        "after the messages in hand and gives unstarted messages back to the queue at once; a "
+        "second signal exits at once. SIGQUIT stops at once (unstarted messages still go back); "
+        "SIGUSR1 logs every thread's stack. --burst exits 2 when SQS cannot be reached."
     )
 
     def add_arguments(self, parser):
@@ -70,6 +72,11 @@ class Command(BaseCommand):
             "and without --group, every group of SQS_WORKERS runs, and each queue in none gets its own worker",
         )
         parser.add_argument("--burst", action="store_true", help="exit once every served queue is empty")
+        parser.add_argument(
+            "--schedules", action="store_true",
+            help="also fire the periodic schedules (mode B): each tick claimed in the database, sent once "
+            "by whichever runreceiver claims it",
+        )
         ops.add_arguments(parser)
 
     def run_from_argv(self, argv):
@@ -127,6 +134,8 @@ class Command(BaseCommand):
             burst=options["burst"],
             banner=self.banner(workers),
         )
+        # Forked before ops.configure starts any thread; stopped when the workers are.
+        firing = schedules.start_firing() if options["schedules"] else None
         ops.configure(
             health_file=options["health_file"], health_port=options["health_port"],
             metrics_port=options["metrics_port"], processes=processes,
@@ -134,6 +143,8 @@ class Command(BaseCommand):
         try:
             code = supervisor.run()
         finally:
+            if firing is not None:
+                firing.stop()
             ops.shutdown()
         if code:
             raise SystemExit(code)

@@ -63,6 +63,10 @@ class DatabaseResultStore:
         )
         return bool(unchanged.update(**fields))
 
+    def moved(self, result_id: str, message_id: str) -> None:
+        """The task's message was moved to the dead-letter queue as ``message_id``."""
+        self.model.objects.filter(id=result_id).update(message_id=message_id)
+
     def load(self, result_id: str) -> TaskResult | None:
         try:
             return self.get(result_id)

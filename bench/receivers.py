@@ -5,7 +5,7 @@ import time
 
 from django_sqs import receiver, register
 
-from .queues import NOOP_QUEUES, PRIORITY_LATENCY, PRIORITY_ORDER
+from .queues import NOOP_QUEUES, PRIORITY_LATENCY, PRIORITY_ORDER, WEIGHTED_LATENCY
 
 #: Time a "slow" message keeps its receiver busy (SIGTERM while busy; the threads drain):
 #: a wait, as on the network, not CPU work.
@@ -51,7 +51,7 @@ def order(message):
 # Queues the idle and SIGTERM cases serve: a no-op receiver each, their own counts.
 for _name in NOOP_QUEUES:
     register(_name, noop.direct)
-for _name in PRIORITY_LATENCY:
+for _name in (*PRIORITY_LATENCY, *WEIGHTED_LATENCY):
     register(_name, latency.direct)
 for _name in PRIORITY_ORDER:
     register(_name, order)

@@ -57,6 +57,7 @@ except ImportError:  # pragma: no cover - told to the user below
 
 import boto3  # noqa: E402
 
+from bench import many_queues  # noqa: E402
 from bench.queues import PRIORITY_IDLE, PRIORITY_LATENCY, PRIORITY_ORDER  # noqa: E402
 from bench.server import PATCH_NOTE, BenchServer  # noqa: E402
 
@@ -101,6 +102,7 @@ class Config:
     idle_window: float = 60.0
     loop_idle_sigterm: bool = True
     peer_runs: int = 3
+    many_backlog: int = 500  # ten queues × this, one weighted worker against ten forked ones
     quick: bool = False
 
     @classmethod
@@ -108,7 +110,7 @@ class Config:
         return cls(
             backlog=200, runs=1, send_single=30, latency_samples=10, busy_backlog=60,
             slow_backlog=20, order_backlog=20, fifo_backlog=50, fifo_trickle=30,
-            idle_windows=1, idle_window=5.0, loop_idle_sigterm=False, peer_runs=0, quick=True,
+            idle_windows=1, idle_window=5.0, loop_idle_sigterm=False, peer_runs=0, many_backlog=50, quick=True,
         )
 
 
@@ -1134,6 +1136,11 @@ def main(argv=None) -> int:
         help="only the Django tasks figures and what they are compared with: the receiver drain, "
         "the loop and django-tasks-sqs (when installed)",
     )
+    parser.add_argument(
+        "--many", action="store_true",
+        help="only the many-queue figures (issue 18): pick-up per priority level and weighted queue, "
+        "idle requests per queue, ten queues in one weighted worker against ten forked workers",
+    )
     parser.add_argument("--table", type=Path, metavar="FILE", help="print the figures of a results file as a table; run nothing")
     parser.add_argument("--periodic", action="store_true", help="only periodic work, mode B (bench/periodic.py)")
     options = parser.parse_args(argv)
@@ -1186,17 +1193,21 @@ def main(argv=None) -> int:
     try:
         if options.tasks:
             run_tasks_only(bench, cfg, installed)
+        elif options.many:
+            run_many_only(bench, cfg)
         else:
             run_all(bench, cfg, installed)
     finally:
         for proc in Proc.started:
             proc.kill()
         server.stop()
-    summary = {} if options.tasks else summarize(bench.results)
+    summary = {} if options.tasks or options.many else summarize(bench.results)
     meta["seconds"] = round(time.monotonic() - started_at, 1)
     log("")
-    if not options.tasks:
+    if not options.tasks and not options.many:
         print_table(summary, bench.results, cfg.runs)
+    for line in many_queues.lines(bench.results):
+        log(line)
     peers = summarize_peers(bench.results)
     if cfg.peer_runs:
         print_peers(peers, installed, min(cfg.runs, cfg.peer_runs))
@@ -1206,7 +1217,7 @@ def main(argv=None) -> int:
     log("django_sqs's workers are given their queue's URL (SQS_QUEUE_URLS), as the loop is: no GetQueueUrl")
     log(f"finished in {meta['seconds']:.0f} s")
     document = {"meta": meta, "summary": summary, "peers": peers, "tasks": tasks_summary, "results": bench.results}
-    tag = "-tasks" if options.tasks else ""
+    tag = "-tasks" if options.tasks else "-many" if options.many else ""
     path = RESULTS / f"bench-{stamp}{tag}{'-quick' if cfg.quick else ''}.json"
     latest = f"latest{tag}{'-quick' if cfg.quick else ''}.json"
     for target in (path, RESULTS / latest, options.json):
@@ -1233,9 +1244,25 @@ def run_tasks_only(bench: Bench, cfg: Config, installed: dict[str, bool]) -> Non
             run_peers(bench, run, ["django_tasks_sqs"])
 
 
+def run_many(bench: Bench, cfg: Config, run: int) -> None:
+    log(f"run {run + 1}/{cfg.runs}: many queues, pick-up per priority level and weighted queue")
+    many_queues.case_pickup(bench, run)
+    log(f"run {run + 1}/{cfg.runs}: many queues, ten queues in one weighted worker and in ten")
+    many_queues.case_ten_queues(bench, run)
+
+
+def run_many_only(bench: Bench, cfg: Config) -> None:
+    log("idle: many-queue workers started, counted in the background")
+    many_queues.idle_start(bench)
+    for run in range(cfg.runs):
+        run_many(bench, cfg, run)
+    many_queues.idle_finish(bench, cfg.idle_window * cfg.idle_windows)
+
+
 def run_all(bench: Bench, cfg: Config, installed: dict[str, bool]) -> None:
     log("idle: workers started, counted in the background of the other cases")
     bench.idle_start()
+    many_queues.idle_start(bench)
     for run in range(cfg.runs):
         log(f"run {run + 1}/{cfg.runs}: send")
         bench.case_send(run)
@@ -1257,11 +1284,13 @@ def run_all(bench: Bench, cfg: Config, installed: dict[str, bool]) -> None:
         log(f"run {run + 1}/{cfg.runs}: SIGTERM, idle and busy")
         bench.case_sigterm_idle(run)
         bench.case_sigterm_busy(run)
+        run_many(bench, cfg, run)
         if run < cfg.peer_runs:
             run_peers(bench, run, [p for p, ok in installed.items() if ok])
     log("memory: reference processes")
     bench.case_memory_reference()
     bench.idle_finish()
+    many_queues.idle_finish(bench, 0)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.checks import Error, Tags, Warning, register
 
 from . import naming
+from . import worker_groups as groups
 from .conf import MAX_POLL_PERIOD, MAX_VISIBILITY_TIMEOUT, is_module_list, settings
 from .periodic import checks as _periodic_checks  # noqa: F401  (registers E070–E079)
 from .registry import describe_clash, registry
@@ -95,6 +96,10 @@ def check_settings(app_configs=None, **kwargs) -> list:
 
     if not errors:
         errors += _check_queue_names()
+        errors += [
+            (Warning if ".W" in check_id else Error)(message, hint=hint, id=check_id)
+            for check_id, message, hint in groups.problems()
+        ]
     return errors
 
 

@@ -121,6 +121,12 @@ class Settings:
     def SQS_ADMIN_OLDEST_MESSAGE_AGE(self) -> bool:
         return self._get("SQS_ADMIN_OLDEST_MESSAGE_AGE", False)
 
+    @property
+    def SQS_WORKERS(self) -> list[dict[str, Any]]:
+        """Worker groups for ``runreceiver`` (many queues in one process); [] keeps one
+        worker process per queue."""
+        return self._get("SQS_WORKERS", [])
+
 
 settings = Settings()
 

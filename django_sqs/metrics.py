@@ -17,6 +17,9 @@ Metrics (labels in brackets):
 - ``django_sqs_requests_total`` [action, queue]: SQS API calls made (the bill), by action
   (ReceiveMessage, DeleteMessageBatch, ...) and queue.
 - ``django_sqs_empty_receives_total`` [queue]: receives that came back with no message.
+- ``django_sqs_worker_queues`` [worker, queue, mode]: worker processes serving each queue
+  now, by worker (the ``SQS_WORKERS`` group, else its queues joined by "+") and mode
+  (single, priority, weighted).
 - ``django_sqs_last_poll_timestamp_seconds`` [queue] and ``django_sqs_last_poll_age_seconds``
   [queue]: when a receive on the queue last returned, and how long ago that was at the scrape.
 """
@@ -79,6 +82,7 @@ class ProcessMetrics:
     """The metrics one worker process records; ``start()`` connects them."""
 
     _LISTENERS = {
+        "worker_started": "on_worker_started",
         "queue_polled": "on_queue_polled",
         "message_received": "on_message_received",
         "message_handled": "on_message_handled",
@@ -98,12 +102,20 @@ class ProcessMetrics:
         )
         self.requests = p.Counter("django_sqs_requests", "SQS API calls made, by action and queue.", ["action", "queue"], registry=None)
         self.empty = p.Counter("django_sqs_empty_receives", "Receives that returned no message, by queue.", ["queue"], registry=None)
+        self.worker_queues = p.Gauge(
+            "django_sqs_worker_queues", "Worker processes serving the queue now, by worker and mode.",
+            ["worker", "queue", "mode"], multiprocess_mode="livesum", registry=None,
+        )
         self.last_poll = p.Gauge(
             "django_sqs_last_poll_timestamp_seconds", "When a receive on the queue last returned (Unix time).", ["queue"],
             multiprocess_mode="max", registry=None,
         )
 
     # -- listeners --------------------------------------------------------------------
+    def on_worker_started(self, queues=(), worker="", mode="", **kwargs) -> None:
+        for queue in queues:
+            self.worker_queues.labels(worker or "+".join(queues), queue, mode or "single").set(1)
+
     def on_queue_polled(self, queue, received=0, ok=True, **kwargs) -> None:
         self.last_poll.labels(queue).set(time.time())
         if ok and not received:

@@ -5,7 +5,8 @@ and Django logs it once (ERROR with the traceback, on the ``django.dispatch`` lo
 that sends, so keep them short (they sit on the path of every message).
 
 ``worker_started``   sender=the worker class; ``queues`` (full names, in priority order),
-                     ``pid``, ``threads``.
+                     ``pid``, ``threads``, ``worker`` (its name: the ``SQS_WORKERS`` group,
+                     else its queues joined by "+"), ``mode`` ("single", "priority", "weighted").
 ``worker_stopping``  sender=the worker class; ``queues``, ``pid``, ``reason``
                      ("signal", "limit", "empty", "parent gone").
 ``queue_polled``     sender=the worker class; ``queue`` (full name), ``received`` (count),

@@ -77,6 +77,8 @@ if os.environ.get("DJANGO_SQS_TEST_CONN_MAX_AGE"):
 SQS_QUEUE_PREFIX = "t"
 SQS_REGION = "us-east-1"
 SQS_POLL_PERIOD = int(os.environ.get("DJANGO_SQS_TEST_POLL", "0"))
+# Worker subprocesses started by the tests are told the test's worker groups.
+SQS_WORKERS = json.loads(os.environ.get("DJANGO_SQS_TEST_WORKERS", "[]"))
 
 LOGGING = {
     "version": 1,

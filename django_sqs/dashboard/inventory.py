@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from django.core.cache import cache
 
-from .. import queue_urls, status
+from .. import queue_urls, status, worker_groups
 from ..client import NONEXISTENT_QUEUE_CODES, get_client, make_session, wrap_errors
 from ..conf import settings
 from ..exceptions import SQSRequestError
@@ -118,10 +118,16 @@ class QueueRow:
 
 def reader_of(rq: RegisteredQueue) -> str:
     if issubclass(rq.message_class, TaskMessage) and rq.receiver is not None:
-        return f"task queue {rq.receiver.task_queue!r} of backend {rq.receiver.alias!r}"
+        return f"task queue {rq.receiver.task_queue!r} of backend {rq.receiver.alias!r}" + _served_by(rq)
     if rq.receiver is None:
         return "dead-letter queue (no receiver)" if rq.dead_letter_queue_of else "no receiver (send only)"
-    return f"receiver {label(rq.receiver)}"
+    return f"receiver {label(rq.receiver)}" + _served_by(rq)
+
+
+def _served_by(rq: RegisteredQueue) -> str:
+    """Which worker group of ``SQS_WORKERS`` serves the queue, where one does."""
+    group = worker_groups.serving().get(rq.name)
+    return f", worker group {group} (SQS_WORKERS)" if group else ""
 
 
 def attributes(full_name: str) -> dict[str, str] | None:

@@ -43,6 +43,7 @@ from .handlers import Handlers
 from .heartbeat import Heartbeat
 from .polling import MAX_MESSAGES_PER_RECEIVE, Poller
 from .sources import Held, Source, ids
+from .strategy import strategy_for
 
 logger = logging.getLogger("django_sqs.worker")
 
@@ -142,6 +143,8 @@ class Worker:
         burst: bool = False,
         counter: Counter | None = None,
         parent_pid: int | None = None,
+        weights: dict[str, int] | None = None,
+        label: str = "",
     ):
         if isinstance(queues, RegisteredQueue):
             queues = [queues]
@@ -153,6 +156,9 @@ class Worker:
                     raise SQSError(f"Queue {rq.name!r} has no receiver to run.")
             self.sources = sources_for(queues, suffix)
         self.names = [s.full_name for s in self.sources]
+        # Weighted (issue 18): the queues share the worker in proportion to their weights.
+        self.strategy = strategy_for(self.sources, weights)
+        self.label = label
         self.threads = threads
         self.message_limit = message_limit
         self.burst = burst
@@ -191,16 +197,21 @@ class Worker:
             threads=threads, dispatcher=self.dispatcher, heartbeat=self.heartbeat,
             deleter=self.deleter, release=self.release, sender=type(self),
         )
-        self.poller = Poller(self.sources, poll_period=self.poll_period, sender=type(self))
+        self.poller = Poller(
+            self.sources, poll_period=self.poll_period, sender=type(self), strategy=self.strategy,
+            track=self.heartbeat.track, release=self.release, stop=self._stop_event,
+            deliver=self._deliver, handoff=lambda: self.dispatcher.wait_for_change(HANDOFF_WAIT),
+        )
         self._poller_thread = threading.Thread(target=self._poll, name="django-sqs-poller", daemon=True)
 
     # -- lifecycle --------------------------------------------------------------------
     def run(self) -> int:
         """Serve until stopped, empty (burst) or the limit; returns the exit code."""
         logger.info(
-            "worker started queues=%s pid=%s threads=%d poll_period=%ss visibility_timeout=%s%s%s",
+            "worker started queues=%s pid=%s threads=%d poll_period=%ss visibility_timeout=%s mode=%s%s%s%s",
             ",".join(self.names), os.getpid(), self.threads, self.poll_period,
-            ",".join(f"{s.visibility_timeout}s" for s in self.sources),
+            ",".join(f"{s.visibility_timeout}s" for s in self.sources), self.strategy.describe(),
+            f" group={self.label}" if self.label else "",
             " burst" if self.burst else "",
             f" message_limit={self.message_limit}" if self.message_limit else "",
         )
@@ -209,7 +220,10 @@ class Worker:
         self.handlers.start()
         self._stopper_thread.start()
         self._poller_thread.start()
-        signals.emit(signals.worker_started, type(self), queues=self.names, pid=os.getpid(), threads=self.threads)
+        signals.emit(
+            signals.worker_started, type(self), queues=self.names, pid=os.getpid(), threads=self.threads,
+            worker=self.label or "+".join(self.names), mode=self.strategy.describe().split()[0],
+        )
         try:
             self.handlers.run_here()  # until the dispatcher closes: stop, empty, limit
         finally:
@@ -248,6 +262,7 @@ class Worker:
             reason = "poller crashed"
         self.reason = self.reason or reason
         self.dispatcher.close()
+        self.poller.close()  # what its long polls bring from now on goes back
 
     def serve(self) -> str:
         """Receive while there is room; returns why it ended."""
@@ -302,6 +317,14 @@ class Worker:
                 # landed (SQS holds its FIFO group back until then): look again after that.
                 while not self.settled() and not self.stopping:
                     self.dispatcher.wait_for_change(0.05)
+
+    def _deliver(self, batch: list[Held]) -> bool:
+        """What a long poll brought, from that long poll's thread: to the handlers at once."""
+        self.heartbeat.track(batch)
+        if self.stopping or not self.dispatcher.add(batch):
+            self.release(batch, "stopping")
+            return False
+        return True
 
     def _stopper(self) -> None:
         """The stopper thread: reads the signals delivered (the wakeup fd) and decides;

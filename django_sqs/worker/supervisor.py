@@ -1,11 +1,13 @@
 """``Supervisor``: one child process per worker and concurrency slot, kept alive.
 
-A worker serves one queue, or (``--priority``, or a queue with priority levels) several
-queues in rank order. The parent does no SQS work. It closes its database connections
-and forks the children; it restarts a child that dies (with backoff), reaps every child
-(also orphans, so it is safe as PID 1 in a container), forwards SIGTERM, SIGINT, SIGHUP,
-SIGQUIT and SIGUSR1 to the children and waits for them. Children exit when the parent dies, even by SIGKILL
-(Linux parent-death signal, plus a check of the parent pid in the receive loop).
+A worker serves one queue, or several: in rank order (``--priority``, a queue with
+priority levels) or by weight (``--weights``, ``--together``); each worker of
+``SQS_WORKERS`` (``groups.Plan``) has its own threads and concurrency. The parent does no
+SQS work. It closes its database connections and forks the children; it restarts a child
+that dies (with backoff), reaps every child (also orphans, so it is safe as PID 1 in a
+container), forwards SIGTERM, SIGINT, SIGHUP, SIGQUIT and SIGUSR1 to the children and waits
+for them. Children exit when the parent dies, even by SIGKILL (Linux parent-death signal,
+plus a check of the parent pid in the receive loop).
 
 Stop signals are blocked around ``fork``: a stop that arrives then is handled by the
 parent once the child exists (and forwarded to it), never by a just-forked child running
@@ -30,6 +32,7 @@ from django.db import connections
 
 from .. import ops
 from .dispatch import Counter
+from .groups import Plan
 from .lifecycle import (
     DUMP_SIGNAL,
     EXIT_UNREACHABLE,
@@ -59,7 +62,7 @@ PR_SET_PDEATHSIG = 1
 class Slot:
     """One child's place: which queues it serves, and its history."""
 
-    sources: list[Source]
+    plan: Plan
     index: int
     counter: Counter
     pid: int | None = None
@@ -69,14 +72,18 @@ class Slot:
     done: bool = False
 
     @property
+    def sources(self) -> list[Source]:
+        return self.plan.sources
+
+    @property
     def label(self) -> str:
-        return f"{'+'.join(s.full_name for s in self.sources)}#{self.index}"
+        return f"{self.plan.label}#{self.index}"
 
 
 class Supervisor:
     def __init__(
         self,
-        workers: list[list[Source]],
+        workers: list[Plan] | list[list[Source]],
         *,
         concurrency: int = 1,
         threads: int = 1,
@@ -84,7 +91,11 @@ class Supervisor:
         burst: bool = False,
         banner: str = "",
     ):
-        self.workers = workers
+        # Plain lists of sources: the command line's --threads and --concurrency for each.
+        self.workers = [
+            w if isinstance(w, Plan) else Plan(w, "+".join(s.full_name for s in w), threads, concurrency)
+            for w in workers
+        ]
         self.concurrency = concurrency
         self.threads = threads
         self.message_limit = message_limit
@@ -96,10 +107,10 @@ class Supervisor:
         self.unreachable = False
         self.slots: list[Slot] = []
 
-    def worker(self, sources: list[Source], counter: Counter | None = None, parent: int | None = None) -> Worker:
+    def worker(self, plan: Plan, counter: Counter | None = None, parent: int | None = None) -> Worker:
         return Worker(
-            sources, threads=self.threads, message_limit=self.message_limit, burst=self.burst,
-            counter=counter, parent_pid=parent,
+            plan.sources, threads=plan.threads, message_limit=self.message_limit, burst=self.burst,
+            counter=counter, parent_pid=parent, weights=plan.weights, label=plan.label,
         )
 
     def run(self) -> int:
@@ -113,16 +124,16 @@ class Supervisor:
 
     @property
     def processes(self) -> int:
-        return len(self.workers) * self.concurrency
+        return sum(w.concurrency for w in self.workers)
 
     # -- the parent -------------------------------------------------------------------
     def supervise(self) -> int:
         self.slots = [
             # Shared memory, so a restarted child goes on counting where its
             # predecessor stopped (--message-limit counts messages, not lives).
-            Slot(sources, i, Counter(multiprocessing.RawValue("q", 0)))
-            for sources in self.workers
-            for i in range(self.concurrency)
+            Slot(plan, i, Counter(multiprocessing.RawValue("q", 0)))
+            for plan in self.workers
+            for i in range(plan.concurrency)
         ]
         saved = {signum: signal.signal(signum, self._on_signal) for signum in (*STOP_SIGNALS, QUIT_SIGNAL)}
         saved[DUMP_SIGNAL] = signal.signal(DUMP_SIGNAL, self._on_dump)
@@ -255,7 +266,7 @@ class Supervisor:
             _die_with_parent()
             if os.getppid() != parent:  # the parent died before we could ask
                 os._exit(EXIT_CHILD_STOPPED)
-            worker = self.worker(slot.sources, slot.counter, parent)
+            worker = self.worker(slot.plan, slot.counter, parent)
             ops.worker_process_started(slot.label)
             worker.install_signal_handlers()  # before the signals are unblocked
             signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED_SIGNALS)

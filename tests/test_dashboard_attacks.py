@@ -253,7 +253,7 @@ def test_redrive_interrupted_half_way_tells_and_audits_what_it_moved(queues, bos
     poison(['{"a": 1}', '{"a": 2}'])
     real = receipts.get_client
     monkeypatch.setattr(receipts, "get_client",
-                        lambda: Faulty(real(), delete_message_batch=denied("DeleteMessageBatch")))
+                        lambda *kind: Faulty(real(*kind), delete_message_batch=denied("DeleteMessageBatch")))
     response = boss.post(page(ORDERS_DLQ, "redrive/"), follow=True)
     assert sorted(r["Body"] for r in drain(ORDERS)) == ['{"a": 1}', '{"a": 2}']  # they were sent
     html = text(response)

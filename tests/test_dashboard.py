@@ -190,6 +190,20 @@ def test_the_queue_page_shows_its_schedules_and_their_last_claimed_tick(queues, 
     html = text(boss.get(page(AUDIT)))
     assert 'id="sqs-schedules"' in html and "No schedule sends to this queue." in html
     assert "orders-" not in html
+    settings.SQS_SCHEDULE_MODE = "eventbridge"  # mode A: no claims to show
+    html = text(boss.get(page(ORDERS)))
+    assert "Mode A" in html and "orders-nightly" in html and "Last claimed tick" not in html
+
+
+def test_a_task_schedule_shows_on_its_task_queue(queues, boss, settings):
+    from django_sqs.tasks import compat
+    from django_sqs.tasks.queues import registered_queue
+
+    settings.SQS_SCHEDULES = {"noop-hourly": {"task": "tests.tasks.noop_task", "cron": "0 * * * *"}}
+    rq = registered_queue(compat.task_backends["default"], "default")
+    html = text(boss.get(page(rq.full_name())))
+    assert "noop-hourly" in html and "cron 0 * * * *" in html
+    assert "noop-hourly" not in text(boss.get(page(ORDERS)))
 
 
 def test_the_schedules_need_no_database_to_show(queues, boss, settings, monkeypatch):

@@ -4,6 +4,7 @@ each page, each action, permissions, CSRF, the audit trail, errors and hostile b
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import os
 import re
 
@@ -11,7 +12,9 @@ import pytest
 from django.contrib import admin
 from django.contrib.admin.models import LogEntry
 from django.core.cache import cache
+from django.db import OperationalError
 from django.test import Client
+from django.utils import dateformat, timezone
 
 from django_sqs import register, signals
 from django_sqs.client import get_client
@@ -20,12 +23,15 @@ from django_sqs.dashboard.admin import register as register_dashboard
 from django_sqs.dashboard.models import Queue
 from django_sqs.exceptions import SQSRequestError
 from django_sqs.message import Base64Message, ModelInstanceMessage
+from django_sqs.periodic import periodic
 from django_sqs.provisioning import queue_url
 from django_sqs.registry import registry
+from django_sqs.schedules.models import ScheduleTick
 from tests.dashboard_helpers import (
     AUDIT,
     ORDERS,
     ORDERS_DLQ,
+    handle_order,
     in_dlq,
     only_dashboard_queues,
     poison,
@@ -165,6 +171,53 @@ def test_queue_page_shows_attributes_and_the_dead_letter_link(queues, boss):
     assert "QueueArn" in html and "ApproximateNumberOfMessages" in html
     assert 'id="sqs-redrive"' in html and 'id="sqs-purge"' in html and 'id="sqs-peek"' in html
     assert "No worker has published itself" in html
+
+
+def test_the_queue_page_shows_its_schedules_and_their_last_claimed_tick(queues, boss, settings):
+    # One from the setting, one from @periodic under the receiver (found by the function's path).
+    settings.SQS_SCHEDULES = {"orders-nightly": {"queue": "orders", "cron": "0 3 * * *", "timezone": "Europe/Paris"}}
+    periodic(every=dt.timedelta(minutes=5), name="orders-refresh")(handle_order)
+    tick = dt.datetime(2026, 1, 2, 2, 0, tzinfo=dt.timezone.utc)
+    ScheduleTick.objects.create(schedule="orders-nightly", tick=tick, claimed_by="h:1", claimed_at=tick, sent_at=tick)
+    html = text(boss.get(page(ORDERS)))
+    rows = [re.sub(r"<[^>]+>", "|", r) for r in re.findall(r'<tr class="sqs-schedule">(.*?)</tr>', html, re.S)]
+    assert len(rows) == 2
+    assert "orders-nightly" in rows[0] and "cron 0 3 * * *" in rows[0] and "Europe/Paris" in rows[0]
+    shown = dateformat.format(timezone.localtime(tick), "Y-m-d H:i:s T")  # the project's time zone
+    assert f"|{shown}|" in rows[0] and "|yes|" in rows[0]
+    assert "orders-refresh" in rows[1] and "every 300s" in rows[1] and "|–|" in rows[1]
+    assert "Mode B" in html
+    html = text(boss.get(page(AUDIT)))
+    assert 'id="sqs-schedules"' in html and "No schedule sends to this queue." in html
+    assert "orders-" not in html
+    settings.SQS_SCHEDULE_MODE = "eventbridge"  # mode A: no claims to show
+    html = text(boss.get(page(ORDERS)))
+    assert "Mode A" in html and "orders-nightly" in html and "Last claimed tick" not in html
+
+
+def test_a_task_schedule_shows_on_its_task_queue(queues, boss, settings):
+    from django_sqs.tasks import compat
+    from django_sqs.tasks.queues import registered_queue
+
+    settings.SQS_SCHEDULES = {"noop-hourly": {"task": "tests.tasks.noop_task", "cron": "0 * * * *"}}
+    rq = registered_queue(compat.task_backends["default"], "default")
+    html = text(boss.get(page(rq.full_name())))
+    assert "noop-hourly" in html and "cron 0 * * * *" in html
+    assert "noop-hourly" not in text(boss.get(page(ORDERS)))
+
+
+def test_the_schedules_need_no_database_to_show(queues, boss, settings, monkeypatch):
+    settings.SQS_SCHEDULES = {"orders-nightly": {"queue": "orders", "cron": "0 3 * * *"}}
+
+    def unavailable(*args, **kwargs):
+        raise OperationalError("the database is down")
+
+    monkeypatch.setattr(ScheduleTick.objects, "filter", unavailable)
+    response = boss.get(page(ORDERS))
+    assert response.status_code == 200
+    html = text(response)
+    assert "orders-nightly" in html and "could not be read from the database" in html
+    assert "the database is down" not in html
 
 
 def test_an_unknown_queue_name_is_404(queues, boss):

@@ -24,7 +24,7 @@ from .. import status
 from ..conf import settings
 from ..exceptions import SQSError
 from ..registry import registry
-from . import actions, browsing, enabled, errors, inventory, workers
+from . import actions, browsing, enabled, errors, inventory, schedules, workers
 from .models import Queue
 from .permissions import allowed
 
@@ -145,7 +145,7 @@ def queue_page(request, model_admin, name: str):
     context = _context(
         request, model_admin, f"SQS queue {name}", target,
         row=row, error=error, move_tasks=tasks, history=history,
-        workers=_workers(name),
+        workers=_workers(name), schedules=schedules.for_queue(target.entry.queue.name),
         attributes=sorted((row.attributes or {}).items()) if row else [],
     )
     return TemplateResponse(request, "django_sqs/dashboard/queue_page.html", context, status=503 if error else 200)

@@ -113,6 +113,32 @@ def test_messages_waiting_their_turn_on_a_one_second_timeout_run_once(server, ca
     assert counts("t__vt1") == (0, 0)
 
 
+def test_the_first_renewal_does_not_wait_for_the_short_client_to_be_built(server, monkeypatch):
+    """The heartbeat's requests go through the short client (``client.SHORT``). Built
+    lazily by the first renewal, it cost that renewal the building of a botocore client
+    (a new session, the service model loaded again): about 0.1 s on an idle machine,
+    seconds on a loaded one, so the first renewal of a 1-second hiding landed after the
+    message was visible again and it ran twice (and a RestartLater came back after the
+    visibility timeout). Building clients is made slow here, as on a loaded machine: the
+    worker must have built its clients before it receives anything."""
+    from django_sqs import client
+
+    original = client._build
+
+    def slow_build(config):
+        time.sleep(1.5)
+        return original(config)
+
+    monkeypatch.setattr(client, "_build", slow_build)
+    client.reset()
+    ids = send_many("vt1", [{"sleep": 0.4, "n": i} for i in range(4)])
+    client.reset()  # the send built the clients: the worker starts with none, as in production
+    call_command("runreceiver", "vt1", "--burst")
+    runs = [c["id"] for c in started()]
+    assert sorted(runs) == sorted(ids), "a message ran twice, or not at all"
+    assert counts("t__vt1") == (0, 0)
+
+
 # -- 9: async def receivers, generator functions ----------------------------------------------
 
 

@@ -215,6 +215,7 @@ class Worker:
             " burst" if self.burst else "",
             f" message_limit={self.message_limit}" if self.message_limit else "",
         )
+        requests.prepare()  # before anything is received: see there
         self.heartbeat.start()
         self.deleter.start()
         self.handlers.start()

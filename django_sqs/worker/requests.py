@@ -11,7 +11,7 @@ import logging
 from collections import defaultdict
 
 from .. import receipts
-from ..client import SHORT
+from ..client import SHORT, get_client
 from ..exceptions import SQSError
 from .sources import Held, Source, ids
 
@@ -23,6 +23,18 @@ def _by_source(held: list[Held]) -> dict[Source, list[Held]]:
     for item in held:
         grouped[item.source].append(item)
     return grouped
+
+
+def prepare() -> None:
+    """Build the short client before the first message is received.
+
+    Built lazily, it cost the heartbeat's first renewal the building of a botocore client
+    (a session, the service model loaded): 0.1 s on an idle machine, seconds on a loaded
+    one, so that renewal landed after a 1-second hiding had run out and the message was
+    handed out again (and a ``RestartLater`` decided meanwhile came back after the
+    visibility timeout, not after its delay).
+    """
+    get_client(SHORT)
 
 
 def batch(action: str, held: list[Held], **extra: int) -> tuple[list[Held], list[tuple[Held, str]]]:
